@@ -1,0 +1,67 @@
+# IA Modules: every developer and CI command starts here.
+#   make demo   fresh clone -> running stack -> finished example run
+#   make test   fresh clone -> passing tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(TOOLS)/npm/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export UV_LINK_MODE := copy
+
+GRPCURL_VERSION := v1.9.4
+BUF_VERSION := 1.75.0
+PYTEST_ARGS ?=
+
+.PHONY: help tools sync proto lint test demo up down bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	@mkdir -p $(TOOLS)/bin
+	@command -v uv >/dev/null 2>&1 && ln -sf "$$(command -v uv)" $@ || \
+	  (python3 -m pip install --quiet --target $(TOOLS)/uv uv && ln -sf $(TOOLS)/uv/bin/uv $@)
+
+$(TOOLS)/bin/grpcurl:
+	GOBIN=$(TOOLS)/bin go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+$(TOOLS)/npm/node_modules/.bin/buf:
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @bufbuild/buf@$(BUF_VERSION)
+
+tools: $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/npm/node_modules/.bin/buf ## install the command-line tools the project uses into .tools/
+
+.venv/.synced: $(TOOLS)/bin/uv pyproject.toml uv.lock sdk/python/pyproject.toml $(wildcard services/*/pyproject.toml)
+	uv sync --frozen
+	@touch $@
+
+sync: .venv/.synced ## install the Python workspace into .venv
+
+build/api_descriptor.pb: .venv/.synced scripts/gen_protos.py $(shell find protos -name '*.proto')
+	uv run --frozen python scripts/gen_protos.py 2>/dev/null
+
+proto: build/api_descriptor.pb ## generate the Python stubs and Envoy's descriptor set
+
+lint: tools proto ## buf lint and breaking-change checks on the contracts
+	buf lint
+	buf breaking --against '.git#branch=main,depth=1000,ref=$$(git rev-list --max-parents=0 HEAD | tail -n1)'
+
+test: tools proto ## install what is needed and run every test, with coverage per service
+	uv run --frozen pytest -n 2 --dist loadgroup \
+	  --cov=ia_modules --cov=ia_service_kit --cov=ia_registry --cov=ia_executor \
+	  --cov-report=term:skip-covered --cov-report=xml:build/coverage.xml $(PYTEST_ARGS)
+	uv run --frozen python scripts/coverage_by_package.py build/coverage.xml
+
+up: tools proto ## start the local stack in the background (Envoy on :8080)
+	uv run --frozen ia-modules up
+
+down: ## stop the local stack
+	uv run --frozen ia-modules down
+
+demo: tools proto ## start the stack and run the example pipelines
+	uv run --frozen python scripts/demo.py
+
+bench: tools proto ## run the benchmarks; results in bench/results/
+	uv run --frozen python bench/run.py
+
+clean: ## remove generated files and the local data folder
+	rm -rf build .ia sdk/python/src/ia
