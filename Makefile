@@ -43,7 +43,7 @@ proto: build/api_descriptor.pb ## generate the Python stubs and Envoy's descript
 
 lint: tools proto ## buf lint and breaking-change checks on the contracts
 	buf lint
-	buf breaking --against '.git#branch=main,depth=1000,ref=$$(git rev-list --max-parents=0 HEAD | tail -n1)'
+	buf breaking --against ".git#ref=$$(git rev-list --max-parents=0 HEAD | tail -n1)"
 
 test: tools proto ## install what is needed and run every test, with coverage per service
 	uv run --frozen pytest -n 2 --dist loadgroup \
