@@ -1,0 +1,180 @@
+"""A service's database: SQLAlchemy 2 Core, SQLite (WAL) by default, PostgreSQL for scale.
+
+Stores use Core constructs only (no SQLite-only SQL), so the same store runs on
+both. Each service brings an ordered list of migrations; they are applied in one
+transaction when the database opens, and recorded per service in
+`schema_migrations`, so several services can share one PostgreSQL database.
+
+Why not Alembic: a service's schema is a short list in its own `store.py`, applied
+in milliseconds at start-up. Alembic would add a configuration folder and a
+revision file per change for every service, and a second import path at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from ia_service_kit.logging import get_logger
+
+if TYPE_CHECKING:
+    from ia_service_kit.config import ServiceConfig
+
+log = get_logger(__name__)
+
+# A migration: (version, step). The step is a callable given the open
+# connection, or one portable SQL statement. Versions only ever grow.
+Migration = tuple[int, Callable[[Connection], None] | str]
+
+_kit_metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    _kit_metadata,
+    sa.Column("service", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+service_settings = sa.Table(
+    "service_settings",
+    _kit_metadata,
+    sa.Column("service", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+_WRITE_OPTION = "ia_write_transaction"
+
+
+class Database:
+    """An engine plus the service's schema, migrated on open.
+
+    `read()` and `write()` each give a connection inside one transaction. On SQLite
+    `write()` takes the write lock up front (BEGIN IMMEDIATE), so a
+    read-check-write sequence cannot be interleaved by another process; other
+    writers wait up to `busy_timeout_ms`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str,
+        migrations: Sequence[Migration] = (),
+        busy_timeout_ms: int = 10_000,
+    ) -> None:
+        self.service = service
+        parsed = make_url(url)
+        is_sqlite = parsed.get_backend_name() == "sqlite"
+        if is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(url)
+        self._safe_url = parsed.render_as_string(hide_password=True)
+        if is_sqlite:
+            self._configure_sqlite(busy_timeout_ms)
+        self._migrate(migrations)
+
+    @classmethod
+    def for_service(cls, config: ServiceConfig, migrations: Sequence[Migration] = ()) -> Database:
+        """Opens the database a service config points at (IA_DATABASE_URL or the data-dir SQLite)."""
+        return cls(config.resolved_database_url, service=config.name, migrations=migrations)
+
+    @property
+    def dialect(self) -> str:
+        """The backend name: "sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    def _configure_sqlite(self, busy_timeout_ms: int) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy emits BEGIN itself (below); the driver's own implicit
+            # transactions would skip BEGIN for reads and DDL.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode NORMAL survives a crash of the process (not of the machine)
+            # without an fsync per commit.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction (one consistent snapshot)."""
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on exit and rolled back on error."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+
+    def setting(self, key: str, create: Callable[[], str]) -> str:
+        """A per-service value kept in the database, created once by `create()`.
+
+        Every process sharing the database sees the same value (the first writer wins).
+        """
+        where = (service_settings.c.service == self.service) & (service_settings.c.key == key)
+        query = sa.select(service_settings.c.value).where(where)
+        try:
+            with self.write() as connection:
+                value = connection.execute(query).scalar_one_or_none()
+                if value is None:
+                    value = create()
+                    connection.execute(service_settings.insert().values(service=self.service, key=key, value=value))
+                return value
+        except sa.exc.IntegrityError:
+            # Another process inserted it between our read and write (PostgreSQL).
+            with self.read() as connection:
+                return connection.execute(query).scalar_one()
+
+    def close(self) -> None:
+        """Closes every pooled connection."""
+        self.engine.dispose()
+        log.info("database closed", url=self._safe_url)
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        versions = [version for version, _ in migrations]
+        if versions != sorted(set(versions)):
+            raise ValueError(f"migration versions of {self.service} must be unique and increasing: {versions}")
+        with self.write() as connection:
+            _kit_metadata.create_all(connection)
+            applied = set(
+                connection.execute(
+                    sa.select(schema_migrations.c.version).where(schema_migrations.c.service == self.service)
+                ).scalars()
+            )
+            pending = [(version, step) for version, step in migrations if version not in applied]
+            for version, step in pending:
+                if isinstance(step, str):
+                    connection.execute(sa.text(step))
+                else:
+                    step(connection)
+                connection.execute(
+                    schema_migrations.insert().values(
+                        service=self.service, version=version, applied_at=datetime.now(UTC).replace(tzinfo=None)
+                    )
+                )
+        log.info(
+            "database ready",
+            url=self._safe_url,
+            schema_version=max(versions, default=0),
+            applied=[version for version, _ in pending],
+        )

@@ -1,0 +1,141 @@
+"""Database: SQLite in WAL mode, ordered per-service migrations, settings, write transactions."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ia_service_kit.config import ServiceConfig
+from ia_service_kit.database import Database, schema_migrations
+
+metadata = sa.MetaData()
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+
+
+def create_counters(connection: Connection) -> None:
+    counters.create(connection)
+
+
+MIGRATIONS = [
+    (1, create_counters),
+    (2, "INSERT INTO counters (name, value) VALUES ('hits', 0)"),
+]
+
+
+def open_db(path: Path, migrations=MIGRATIONS, service: str = "svc") -> Database:
+    return Database(f"sqlite:///{path / 'svc.db'}", service=service, migrations=migrations)
+
+
+def test_opens_sqlite_in_wal_mode_with_foreign_keys_in_a_new_folder(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "nested" / "dir")
+    with db.read() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+    assert db.dialect == "sqlite"
+    db.close()
+
+
+def test_migrations_run_once_in_order_and_are_recorded_per_service(tmp_path: Path) -> None:
+    open_db(tmp_path).close()
+    db = open_db(tmp_path)  # reopening applies nothing twice (the INSERT would duplicate)
+    with db.read() as connection:
+        assert connection.execute(sa.select(counters.c.value)).scalars().all() == [0]
+        rows = connection.execute(sa.select(schema_migrations.c.service, schema_migrations.c.version)).all()
+    assert sorted(rows) == [("svc", 1), ("svc", 2)]
+    db.close()
+
+
+def test_a_new_migration_is_applied_on_the_next_open(tmp_path: Path) -> None:
+    open_db(tmp_path).close()
+    db = open_db(tmp_path, [*MIGRATIONS, (3, "UPDATE counters SET value = 7")])
+    with db.read() as connection:
+        assert connection.execute(sa.select(counters.c.value)).scalar_one() == 7
+    db.close()
+
+
+def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
+    with pytest.raises(sa.exc.OperationalError):
+        open_db(tmp_path, [*MIGRATIONS, (3, "UPDATE no_such_table SET x = 1")])
+    db = open_db(tmp_path, [])
+    with db.read() as connection:
+        assert sa.inspect(connection).has_table("counters") is False
+        assert connection.execute(sa.select(sa.func.count()).select_from(schema_migrations)).scalar_one() == 0
+    db.close()
+
+
+def test_migration_versions_must_increase(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unique and increasing"):
+        open_db(tmp_path, [(2, "SELECT 1"), (1, "SELECT 1")])
+
+
+def test_services_sharing_a_database_keep_their_own_versions(tmp_path: Path) -> None:
+    open_db(tmp_path, MIGRATIONS, service="one").close()
+    other = open_db(tmp_path, [(1, "CREATE TABLE other_things (id INTEGER PRIMARY KEY)")], service="two")
+    with other.read() as connection:
+        versions = connection.execute(
+            sa.select(schema_migrations.c.service, schema_migrations.c.version).order_by("service", "version")
+        ).all()
+    assert versions == [("one", 1), ("one", 2), ("two", 1)]
+    other.close()
+
+
+def test_a_setting_is_created_once_and_kept(tmp_path: Path) -> None:
+    db = open_db(tmp_path)
+    assert db.setting("secret", lambda: "first") == "first"
+    assert db.setting("secret", lambda: "second") == "first"
+    db.close()
+    reopened = open_db(tmp_path)
+    assert reopened.setting("secret", lambda: "third") == "first"
+    reopened.close()
+
+
+def test_write_transactions_do_not_lose_concurrent_updates(tmp_path: Path) -> None:
+    # Read-modify-write from many threads and two engines (as two processes would):
+    # the write lock taken at BEGIN makes every increment count.
+    first, second = open_db(tmp_path), open_db(tmp_path)
+    start = threading.Barrier(8)
+
+    def increment(db: Database) -> None:
+        start.wait()
+        for _ in range(10):
+            with db.write() as connection:
+                value = connection.execute(sa.select(counters.c.value)).scalar_one()
+                connection.execute(counters.update().values(value=value + 1))
+
+    threads = [threading.Thread(target=increment, args=(db,)) for db in [first, second] * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with first.read() as connection:
+        assert connection.execute(sa.select(counters.c.value)).scalar_one() == 80
+    first.close()
+    second.close()
+
+
+def test_a_failed_write_is_rolled_back(tmp_path: Path) -> None:
+    db = open_db(tmp_path)
+    with pytest.raises(RuntimeError), db.write() as connection:
+        connection.execute(counters.update().values(value=99))
+        raise RuntimeError("abandon")
+    with db.read() as connection:
+        assert connection.execute(sa.select(counters.c.value)).scalar_one() == 0
+    db.close()
+
+
+def test_for_service_uses_the_config_url(tmp_path: Path) -> None:
+    config = ServiceConfig(name="registry", default_port=0, data_dir=tmp_path)
+    db = Database.for_service(config)
+    assert db.service == "registry"
+    assert (tmp_path / "registry.db").exists()
+    db.close()
