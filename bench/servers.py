@@ -1,0 +1,87 @@
+"""Server processes on loopback for the suites that go over the wire."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+LISTENING = re.compile(r"listening on ([\w.\[\]:-]+):(\d+)")
+
+
+class ServerProcess:
+    """A process started with `--port 0` that prints `listening on <host>:<port>`.
+
+    Its combined output is kept (the last lines) to explain a failure. Used as a
+    context manager: SIGTERM on exit, SIGKILL if it does not stop in time.
+    """
+
+    def __init__(self, argv: list[str], *, env: dict[str, str] | None = None,
+                 cwd: Path | None = None, start_timeout: float = 60.0) -> None:
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.start_timeout = start_timeout
+        self.output: deque[str] = deque(maxlen=60)
+        self.address = ""
+        self._process: subprocess.Popen | None = None
+        self._listening = threading.Event()
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def __enter__(self) -> ServerProcess:
+        self._process = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=self.env,
+            cwd=self.cwd,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._listening.wait(0.05):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError(
+                    f"`{' '.join(self.argv)}` did not start listening "
+                    f"(exit status {self._process.returncode}); last output:\n"
+                    + "\n".join(self.output)
+                )
+        return self
+
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            self.output.append(line.rstrip())
+            if not self._listening.is_set() and (match := LISTENING.search(line)):
+                host = match.group(1)
+                host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "::") else host
+                self.address = f"{host}:{match.group(2)}"
+                self._listening.set()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far, from /proc."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # After the command name: state is field 3, utime 14 and stime 15 (1-based).
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __exit__(self, *exc) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

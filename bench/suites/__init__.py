@@ -1,0 +1,1 @@
+"""One module per benchmark suite, each with `run(quick: bool) -> dict`."""
