@@ -1,0 +1,67 @@
+"""The engine: a plain library that schedules a pipeline run. No gRPC, no I/O.
+
+How an executor drives it::
+
+    plan = compile_plan(pipeline)                  # once per definition (PlanError)
+    problems = plan.check_inputs(inputs)           # (field path, message) pairs
+    scheduler = Scheduler(plan, run_id, plan.parameters_for(inputs))
+    decision = scheduler.apply(Start(now))
+    # persist decision.events (and the signal) in one transaction, then perform
+    # decision.actions; report each action's end with StepSucceeded/StepFailed
+    # (same key); call Tick(now) at scheduler.next_wakeup; Cancel(reason, now).
+
+After a crash, replay the journal of applied signals into a new Scheduler, then
+dispatch ``scheduler.inflight()`` again (same keys) and ``Tick`` at the current time.
+"""
+
+from ia_modules.engine.actions import Action, CancelWork, ExecuteStep, StartChildRun, StartTimer
+from ia_modules.engine.dry_run import DryRunResult, dry_run
+from ia_modules.engine.events import (
+    Event,
+    InputRequested,
+    RunOutputs,
+    RunStateChanged,
+    StepLog,
+    StepStateChanged,
+    TaskClosed,
+)
+from ia_modules.engine.plan import Plan, PlanError, RetryPolicy, compile_plan
+from ia_modules.engine.scheduler import Decision, NotTaken, Scheduler, StepRecord
+from ia_modules.engine.signals import Cancel, Signal, Start, StepFailed, StepSucceeded, Tick, signal_from_dict
+from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
+
+__all__ = [
+    "Action",
+    "Cancel",
+    "CancelWork",
+    "Decision",
+    "DryRunResult",
+    "ErrorKind",
+    "Event",
+    "ExecuteStep",
+    "ExecutionError",
+    "InputRequested",
+    "NotTaken",
+    "Plan",
+    "PlanError",
+    "RetryPolicy",
+    "RunOutputs",
+    "RunState",
+    "RunStateChanged",
+    "Scheduler",
+    "Signal",
+    "Start",
+    "StartChildRun",
+    "StartTimer",
+    "StepFailed",
+    "StepLog",
+    "StepRecord",
+    "StepState",
+    "StepStateChanged",
+    "StepSucceeded",
+    "TaskClosed",
+    "Tick",
+    "compile_plan",
+    "dry_run",
+    "signal_from_dict",
+]

@@ -1,0 +1,100 @@
+"""What the executor tells the engine. Each signal carries the time it happened.
+
+Signals are plain data with a JSON form (``to_dict``/``signal_from_dict``), so the
+executor can journal every signal it applies. Replaying the journal into a new
+Scheduler rebuilds the run exactly: the engine is deterministic given its plan,
+parameters, run id and signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "Cancel",
+    "Signal",
+    "Start",
+    "StepFailed",
+    "StepSucceeded",
+    "Tick",
+    "signal_from_dict",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start the run."""
+
+    now: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "start", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class StepSucceeded:
+    """The work ``key`` ended with ``output`` (a human task: the accepted response)."""
+
+    key: str
+    output: dict[str, Any]
+    now: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "step_succeeded", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailed:
+    """The work ``key`` failed with an error of ``kind`` (STEP_TIMEOUT for a deadline)."""
+
+    key: str
+    kind: str
+    message: str
+    now: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "step_failed", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time has passed: fire due retries, input deadlines and the run's deadline."""
+
+    now: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "tick", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel the run and everything it has in flight."""
+
+    reason: str
+    now: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "cancel", **asdict(self)}
+
+
+Signal = Start | StepSucceeded | StepFailed | Tick | Cancel
+
+_BY_NAME = {
+    "start": Start,
+    "step_succeeded": StepSucceeded,
+    "step_failed": StepFailed,
+    "tick": Tick,
+    "cancel": Cancel,
+}
+
+
+def signal_from_dict(data: dict[str, Any]) -> Signal:
+    """Rebuild a signal from its ``to_dict`` form."""
+    fields = dict(data)
+    return _BY_NAME[fields.pop("signal")](**fields)
