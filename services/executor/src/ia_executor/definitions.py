@@ -1,0 +1,105 @@
+"""The definitions runs execute: inline ones validated here, registered ones fetched
+from the registry and cached by (name, revision).
+
+A run stores the definition it runs, so once started it no longer needs the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from ia.pipeline.v1 import pipeline_pb2
+from ia.registry.v1 import request_response_pb2, service_pb2_grpc
+from ia_modules.definition import Code, Finding, Severity, validate
+from ia_modules.engine import Plan, PlanError, compile_plan
+
+from ia_executor.errors import DefinitionRefused, PipelineNotFound, RegistryUnavailable
+
+__all__ = ["Definition", "Definitions"]
+
+_REGISTRY_TIMEOUT_S = 10.0
+_PLAN_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A definition ready to run: its canonical JSON document and compiled plan."""
+
+    name: str
+    revision: int
+    document: dict[str, Any]
+    plan: Plan
+
+
+def _plan_findings(error: PlanError) -> list[Finding]:
+    return [Finding(Severity.ERROR, path, message, Code.INVALID_VALUE) for path, message in error.problems]
+
+
+class Definitions:
+    """Resolves and compiles definitions; compiled plans are cached by content."""
+
+    def __init__(self, registry_address: str) -> None:
+        self._registry_address = registry_address
+        self._channel: grpc.aio.Channel | None = None
+        self._registered: dict[tuple[str, int], Definition] = {}
+        self._plans: dict[str, Plan] = {}
+
+    def plan(self, document: dict[str, Any]) -> Plan:
+        """The compiled plan of a canonical document (raises DefinitionRefused)."""
+        digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+        plan = self._plans.get(digest)
+        if plan is None:
+            try:
+                plan = compile_plan(document)
+            except PlanError as error:
+                raise DefinitionRefused(_plan_findings(error)) from error
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[digest] = plan
+        return plan
+
+    def inline(self, pipeline: pipeline_pb2.Pipeline) -> Definition:
+        """Validates an inline definition; raises DefinitionRefused with JSON paths."""
+        errors = [f for f in validate(pipeline) if f.severity is Severity.ERROR]
+        if errors:
+            raise DefinitionRefused(errors)
+        document = json_format.MessageToDict(pipeline, preserving_proto_field_name=True)
+        return Definition(pipeline.name, 0, document, self.plan(document))
+
+    async def registered(self, name: str, revision: int) -> Definition:
+        """The registered pipeline ``name`` at ``revision`` (0: the latest)."""
+        cached = self._registered.get((name, revision)) if revision else None
+        if cached is not None:
+            return cached
+        version = await self._fetch(name, revision)
+        document = json_format.MessageToDict(version.definition, preserving_proto_field_name=True)
+        definition = Definition(version.name, version.revision, document, self.plan(document))
+        self._registered[(version.name, version.revision)] = definition
+        return definition
+
+    async def _fetch(self, name: str, revision: int) -> Any:
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(self._registry_address)
+        stub = service_pb2_grpc.RegistryServiceStub(self._channel)
+        request = request_response_pb2.GetPipelineRequest(name=name, revision=revision)
+        try:
+            response = await stub.GetPipeline(request, timeout=_REGISTRY_TIMEOUT_S)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                raise PipelineNotFound(error.details() or f"pipeline {name!r} is not registered", name=name) from error
+            raise RegistryUnavailable(
+                f"the registry at {self._registry_address} did not answer: {error.code().name} {error.details()}",
+                address=self._registry_address,
+            ) from error
+        return response.pipeline
+
+    async def close(self) -> None:
+        """Closes the registry connection."""
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None

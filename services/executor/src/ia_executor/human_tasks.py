@@ -1,0 +1,32 @@
+"""Checking a person's answer against the task's ui_schema (a JSON Schema with UI hints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+__all__ = ["check_response"]
+
+
+def _path(parts: Any) -> str:
+    text = "data"
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def check_response(ui_schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field path, message) for each way ``data`` breaks ``ui_schema``; empty if it fits.
+
+    ``ui:*`` hints are not JSON Schema keywords and are ignored by validation.
+    """
+    if not ui_schema:
+        return []
+    validator_class = jsonschema.validators.validator_for(ui_schema, default=jsonschema.Draft202012Validator)
+    try:
+        validator_class.check_schema(ui_schema)
+    except jsonschema.SchemaError as error:
+        return [("ui_schema", f"the task's ui_schema is not a valid JSON Schema: {error.message}")]
+    errors = sorted(validator_class(ui_schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    return [(_path(error.absolute_path), error.message) for error in errors]

@@ -1,0 +1,307 @@
+"""One run in progress: its scheduler, the work it has in flight, and its checkpoints.
+
+Every signal goes through ``ActiveRun.signal`` under the run's lock: the scheduler
+decides, the decision (signal, events, step runs, tasks, run fields) is committed
+in one transaction, watchers are told, and only then is the decision's work
+started. After a crash the journal of signals is replayed into a new scheduler,
+and the work that was in flight is started again with the same idempotency keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from ia_modules.engine import (
+    Action,
+    CancelWork,
+    Decision,
+    ErrorKind,
+    ExecuteStep,
+    InputRequested,
+    Plan,
+    RunStateChanged,
+    Scheduler,
+    Signal,
+    Start,
+    StartChildRun,
+    StartTimer,
+    StepFailed,
+    StepRecord,
+    StepStateChanged,
+    StepSucceeded,
+    TaskClosed,
+    Tick,
+    signal_from_dict,
+)
+from ia_service_kit.logging import get_logger
+
+from ia_executor import records
+from ia_executor.feed import EventFeed
+from ia_executor.store import Commit, RunRow, RunStore, StoredEvent
+from ia_executor.work import StepError, StepRunner
+
+__all__ = ["ActiveRun", "ChildRuns"]
+
+log = get_logger(__name__)
+
+Clock = Callable[[], float]
+
+
+class ChildRuns(Protocol):
+    """What a run needs from the other runs: starting and cancelling its children."""
+
+    async def start_child(self, parent: ActiveRun, action: StartChildRun) -> None: ...
+
+    async def cancel_child(self, key: str, reason: str) -> None: ...
+
+
+class ActiveRun:
+    """A run this process is executing."""
+
+    def __init__(
+        self,
+        row: RunRow,
+        plan: Plan,
+        *,
+        store: RunStore,
+        feed: EventFeed,
+        runner: StepRunner,
+        children: ChildRuns,
+        clock: Clock,
+        on_end: Callable[[ActiveRun], Awaitable[None]],
+    ) -> None:
+        self.row = row
+        self.run_id = row.run_id
+        self.scheduler = Scheduler(
+            plan,
+            row.run_id,
+            row.parameters,
+            run_info={"parent_run_id": row.parent_run_id or ""},
+        )
+        self._store = store
+        self._feed = feed
+        self._runner = runner
+        self._children = children
+        self._clock = clock
+        self._on_end = on_end
+        self._lock = asyncio.Lock()
+        self._sequence = row.last_sequence
+        self._signals = 0
+        self._indexed = 0
+        self._positions: dict[tuple[str, int], int] = {}
+        self._records: dict[tuple[str, int], StepRecord] = {}
+        self._work: dict[str, asyncio.Task[None]] = {}
+        self._detached: set[asyncio.Future[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopped = False
+
+    @property
+    def ended(self) -> bool:
+        """True once the run is in a final state."""
+        return self.scheduler.state.is_final
+
+    # ----- entry points -------------------------------------------------------------------
+
+    async def begin(self) -> None:
+        """Start a new run."""
+        await self.signal(Start(self._clock()))
+
+    async def resume(self) -> None:
+        """Rebuild the run from its journal, then restart the work that was in flight."""
+        journal = await asyncio.to_thread(self._store.signals, self.run_id)
+        steps = await asyncio.to_thread(self._store.steps, self.run_id)
+        self._positions = {(s["step_id"], s["iteration"]): s["position"] for s in steps}
+        async with self._lock:
+            for data in journal:
+                self.scheduler.apply(signal_from_dict(data))
+            self._signals = len(journal)
+            self._index_records()
+            if not journal:
+                await self._apply(Start(self._clock()))
+                return
+            inflight = self.scheduler.inflight()
+            now = self._clock()
+            commit = Commit(self.run_id, self._sequence)
+            for action in inflight:
+                step_id, iteration = action.step_id, action.iteration
+                message = f"resumed after a restart; running work {action.key} again (same idempotency key)"
+                self._add_event(commit, records.step_log_body(step_id, iteration, "info", message), now)
+            if commit.events:
+                await asyncio.to_thread(self._store.commit, commit)
+                self._feed.publish(self.run_id, commit.events)
+            for action in inflight:
+                self._dispatch(action)
+            self._schedule_timer()
+        log.info("run resumed", run_id=self.run_id, signals=len(journal), inflight=len(inflight))
+
+    async def signal(self, signal: Signal) -> Decision:
+        """Apply a signal, record what it decided, then start the decided work."""
+        async with self._lock:
+            return await self._apply(signal)
+
+    async def submit(self, key: str, data: dict[str, Any], submitter: str) -> bool:
+        """Answer the task ``key``; False if the run no longer waits for it."""
+        async with self._lock:
+            if key not in {k for k, _ in self.scheduler.open_tasks()}:
+                return False
+            update = {"state": "SUBMITTED", "response": data, "submitter": submitter}
+            await self._apply(StepSucceeded(key, data, self._clock()), task_update=(key, update))
+            return True
+
+    def stop(self) -> None:
+        """Stop this process's work on the run without changing it (shutdown)."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        current = asyncio.current_task()
+        for task in self._work.values():
+            if task is not current:
+                task.cancel()
+        self._work.clear()
+
+    # ----- one decision -----------------------------------------------------------------------
+
+    async def _apply(self, signal: Signal, task_update: tuple[str, dict[str, Any]] | None = None) -> Decision:
+        if self._stopped:
+            return Decision()
+        decision = self.scheduler.apply(signal)
+        if isinstance(signal, Tick) and not decision.events and not decision.actions:
+            self._schedule_timer()
+            return decision
+        commit = self._commit_for(signal, decision)
+        if task_update is not None:
+            commit.task_updates.append(task_update)
+        await asyncio.to_thread(self._store.commit, commit)
+        self._feed.publish(self.run_id, commit.events)
+        for action in decision.actions:
+            self._dispatch(action)
+        self._schedule_timer()
+        if self.ended:
+            self.stop()
+            await self._on_end(self)
+        return decision
+
+    def _index_records(self) -> None:
+        step_runs = self.scheduler.step_runs
+        for record in step_runs[self._indexed :]:
+            self._records[(record.step_id, record.iteration)] = record
+        self._indexed = len(step_runs)
+
+    def _add_event(self, commit: Commit, body: dict[str, Any], time: float) -> int:
+        self._sequence += 1
+        commit.events.append(StoredEvent(self.run_id, self._sequence, time, body))
+        commit.last_sequence = self._sequence
+        return self._sequence
+
+    def _commit_for(self, signal: Signal, decision: Decision) -> Commit:
+        commit = Commit(self.run_id, self._sequence, signal=signal.to_dict(), signal_position=self._signals)
+        self._signals += 1
+        self._index_records()
+        touched: dict[tuple[str, int], None] = {}
+        run_fields: dict[str, Any] = {}
+        for event in decision.events:
+            task = None
+            if isinstance(event, InputRequested):
+                task = records.task_dict(
+                    event, task_id=str(uuid.uuid4()), run_id=self.run_id, pipeline_name=self.row.pipeline_name
+                )
+                commit.new_tasks.append(task)
+            elif isinstance(event, TaskClosed):
+                commit.task_updates.append((event.key, {"state": event.state, "response": event.response}))
+            elif isinstance(event, RunStateChanged):
+                run_fields["state"] = event.state.value
+                if event.state.value == "RUNNING" and self.row.start_time is None:
+                    run_fields["start_time"] = event.time
+                    self.row = replace(self.row, start_time=event.time)
+                if event.state.is_final:
+                    run_fields["end_time"] = event.time
+                    run_fields["error"] = records.error_dict(event.error)
+                    run_fields["outputs"] = self.scheduler.outputs
+            body = records.event_body(event, task)
+            if body is None:
+                continue
+            sequence = self._add_event(commit, body, event.time)
+            if isinstance(event, StepStateChanged):
+                key = (event.step_id, event.iteration)
+                self._positions.setdefault(key, sequence)
+                touched[key] = None
+        for key in touched:
+            row = records.step_row(self._records[key])
+            row["position"] = self._positions[key]
+            commit.step_runs.append(row)
+        commit.run = run_fields
+        return commit
+
+    # ----- work ---------------------------------------------------------------------------------
+
+    def _dispatch(self, action: Action) -> None:
+        if isinstance(action, CancelWork):
+            task = self._work.pop(action.key, None)
+            if task is not None:
+                task.cancel()
+            # Not tracked as this run's work: it must outlive the run ending.
+            cancel = asyncio.ensure_future(self._children.cancel_child(action.key, action.reason))
+            self._detached.add(cancel)
+            cancel.add_done_callback(self._detached.discard)
+        elif isinstance(action, ExecuteStep):
+            self._spawn(action.key, self._execute(action))
+        elif isinstance(action, StartTimer):
+            self._spawn(action.key, self._wait(action))
+        elif isinstance(action, StartChildRun):
+            self._spawn(action.key, self._children.start_child(self, action))
+
+    def _spawn(self, key: str, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._work[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._work.get(key) is done:
+                del self._work[key]
+            if not done.cancelled() and done.exception() is not None:
+                log.error("run work failed", run_id=self.run_id, key=key, error=repr(done.exception()))
+
+        task.add_done_callback(forget)
+
+    async def _execute(self, action: ExecuteStep) -> None:
+        timeout = None if action.deadline is None else max(action.deadline - self._clock(), 0.0)
+        try:
+            output = await asyncio.wait_for(self._runner.run(action), timeout)
+        except TimeoutError:
+            limit = self.scheduler.plan.steps[action.step_id].timeout_s
+            signal: Signal = StepFailed(
+                action.key,
+                ErrorKind.STEP_TIMEOUT,
+                f"step {action.step_id!r} did not finish within {limit:g}s",
+                self._clock(),
+            )
+        except StepError as error:
+            signal = StepFailed(action.key, error.kind, error.message, self._clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a runner bug must fail the step, not the executor
+            signal = StepFailed(action.key, ErrorKind.STEP_ERROR, f"{type(error).__name__}: {error}", self._clock())
+        else:
+            output = output if isinstance(output, dict) else {"value": output}
+            signal = StepSucceeded(action.key, output, self._clock())
+        await self.signal(signal)
+
+    async def _wait(self, action: StartTimer) -> None:
+        await asyncio.sleep(max(action.until - self._clock(), 0.0))
+        await self.signal(StepSucceeded(action.key, {}, max(self._clock(), action.until)))
+
+    def _schedule_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        wakeup = self.scheduler.next_wakeup
+        if wakeup is None or self._stopped:
+            return
+        delay = max(wakeup - self._clock(), 0.0)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(
+            delay, lambda: self._spawn("#tick", self.signal(Tick(max(self._clock(), wakeup))))
+        )

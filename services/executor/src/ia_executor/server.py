@@ -1,0 +1,73 @@
+"""Starts the executor: `ia-executor --port N` or `python -m ia_executor.server --port N`.
+
+IA_REGISTRY_ADDRESS says where the registry is (default localhost:50051). On start,
+every run that had not ended is resumed from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from ia.executor.v1 import service_pb2_grpc
+from ia_service_kit.database import Database
+from ia_service_kit.logging import get_logger
+from ia_service_kit.pagination import PageTokens
+from ia_service_kit.server import ServiceConfig, Wiring, run
+
+from ia_executor.definitions import Definitions
+from ia_executor.runs import Runs
+from ia_executor.service import ExecutorService
+from ia_executor.store import MIGRATIONS, RunStore
+from ia_executor.work import StepRunner
+
+NAME = "executor"
+DEFAULT_PORT = 50052
+DEFAULT_REGISTRY_ADDRESS = "localhost:50051"
+
+log = get_logger(__name__)
+
+
+def registry_address() -> str:
+    """Where the registry listens: IA_REGISTRY_ADDRESS, else localhost:50051."""
+    return os.environ.get("IA_REGISTRY_ADDRESS") or DEFAULT_REGISTRY_ADDRESS
+
+
+async def wire(
+    config: ServiceConfig,
+    *,
+    registry: str | None = None,
+    runner: StepRunner | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Wiring:
+    """The executor's parts: database, store, runs (resumed) and the gRPC service.
+
+    ``registry``, ``runner`` and ``clock`` replace the defaults (tests pass their own).
+    """
+    database = Database.for_service(config, MIGRATIONS)
+    runs = Runs(
+        RunStore(database),
+        Definitions(registry or registry_address()),
+        PageTokens.for_database(database),
+        runner=runner,
+        clock=clock,
+    )
+    resumed = await runs.resume_all()
+    if resumed:
+        log.info("runs resumed", count=resumed)
+    return Wiring(
+        servicers=[(service_pb2_grpc.add_ExecutorServiceServicer_to_server, ExecutorService(runs))],
+        database=database,
+        on_stop=[runs.stop],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serves until SIGTERM or SIGINT; exit code 0 after a clean shutdown."""
+    return run(ServiceConfig.from_args(NAME, DEFAULT_PORT, argv), wire)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
