@@ -2,8 +2,8 @@
 
 Run by `make proto`. The output is not committed:
 - sdk/python/src/ia/...: messages, gRPC stubs and typed .pyi files;
-- build/api_descriptor.pb: every contract with its imports, for Envoy's REST
-  transcoder.
+- build/api_descriptor.pb: every contract with its imports, plus google.rpc.Status
+  and its detail types, for Envoy's REST transcoder.
 The google.api protos are vendored under protos/third_party for buf and protoc;
 their Python modules come from googleapis-common-protos, so they are not generated.
 """
@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import google.rpc
 import grpc_tools
 from grpc_tools import protoc
 
@@ -23,14 +24,20 @@ THIRD_PARTY = PROTOS / "third_party"
 PY_OUT = ROOT / "sdk" / "python" / "src"
 DESCRIPTOR_OUT = ROOT / "build" / "api_descriptor.pb"
 WELL_KNOWN = Path(grpc_tools.__file__).parent / "_proto"
+# googleapis-common-protos ships the google/rpc .proto files next to their modules.
+GOOGLEAPIS = Path(google.rpc.__path__[0]).parent.parent
+# No contract imports these, but Envoy's transcoder can write a failed call as a
+# JSON body only when it can decode the status details the services send.
+ERROR_DETAIL_PROTOS = ["google/rpc/status.proto", "google/rpc/error_details.proto"]
 
 
 def contract_files() -> list[str]:
     return sorted(str(p.relative_to(PROTOS)) for p in (PROTOS / "ia").rglob("*.proto"))
 
 
-def run_protoc(args: list[str]) -> None:
-    code = protoc.main(["protoc", f"-I{PROTOS}", f"-I{THIRD_PARTY}", f"-I{WELL_KNOWN}", *args])
+def run_protoc(args: list[str], *includes: Path) -> None:
+    paths = [f"-I{path}" for path in (PROTOS, THIRD_PARTY, WELL_KNOWN, *includes)]
+    code = protoc.main(["protoc", *paths, *args])
     if code != 0:
         sys.exit(f"protoc failed with exit code {code}")
 
@@ -66,7 +73,9 @@ def main() -> None:
     remove_empty_grpc_modules()
     write_package_markers()
     DESCRIPTOR_OUT.parent.mkdir(parents=True, exist_ok=True)
-    run_protoc(["--include_imports", f"--descriptor_set_out={DESCRIPTOR_OUT}", *files])
+    run_protoc(
+        ["--include_imports", f"--descriptor_set_out={DESCRIPTOR_OUT}", *files, *ERROR_DETAIL_PROTOS], GOOGLEAPIS
+    )
     print(f"generated {len(files)} contract files into {PY_OUT.relative_to(ROOT)}/ia and {DESCRIPTOR_OUT.relative_to(ROOT)}")
 
 

@@ -33,8 +33,6 @@ from pathlib import Path
 from string import Template
 
 import grpc
-from google.protobuf import any_pb2, descriptor_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 STATE_FILE = "stack.json"
@@ -250,21 +248,6 @@ def render_envoy_config(template: str, *, descriptor_set: Path, envoy_port: int,
         raise StackError(f"the Envoy template needs {missing.args[0]}, which no row of the stack provides") from None
 
 
-def envoy_descriptor_set(api_descriptor: bytes) -> bytes:
-    """Return the API descriptor set with google.rpc.Status and its detail types added.
-
-    Envoy's transcoder turns a failed call into a JSON body only when it can decode
-    `grpc-status-details-bin`, so it needs these types even though no contract
-    imports them.
-    """
-    descriptors = descriptor_pb2.FileDescriptorSet.FromString(api_descriptor)
-    present = {f.name for f in descriptors.file}
-    for module in (any_pb2, duration_pb2, status_pb2, error_details_pb2):
-        if module.DESCRIPTOR.name not in present:
-            module.DESCRIPTOR.CopyToProto(descriptors.file.add())
-    return descriptors.SerializeToString()
-
-
 def _check_installed() -> None:
     missing = [f"{spec.name} ({spec.module})" for spec in SERVICES if not _importable(spec.module)]
     if missing:
@@ -325,8 +308,9 @@ def _start_envoy(data_dir: Path, state: dict, port: int, admin_port: int) -> dic
     api_descriptor = root / "build" / "api_descriptor.pb"
     if not api_descriptor.is_file():
         raise StackError(f"{api_descriptor} is missing: run `make proto` first")
+    # A copy, so a later `make proto` cannot change what a running Envoy was given.
     descriptor_set = data_dir / "api_descriptor.pb"
-    descriptor_set.write_bytes(envoy_descriptor_set(api_descriptor.read_bytes()))
+    shutil.copyfile(api_descriptor, descriptor_set)
     config = data_dir / "envoy.yaml"
     config.write_text(
         render_envoy_config(
