@@ -12,7 +12,7 @@ GRPCURL_VERSION := v1.9.4
 BUF_VERSION := 1.75.0
 PYTEST_ARGS ?=
 
-.PHONY: help tools sync proto lint test demo up down bench clean
+.PHONY: help system-packages tools sync proto lint test demo up down bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,7 +28,10 @@ $(TOOLS)/bin/grpcurl:
 $(TOOLS)/npm/node_modules/.bin/buf:
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @bufbuild/buf@$(BUF_VERSION)
 
-tools: $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/npm/node_modules/.bin/buf ## install the command-line tools the project uses into .tools/
+system-packages:
+	@bash scripts/install-system-packages.sh
+
+tools: system-packages $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/npm/node_modules/.bin/buf ## install the tools the project uses (.tools/, and bubblewrap and graphviz from Debian)
 
 .venv/.synced: $(TOOLS)/bin/uv pyproject.toml uv.lock sdk/python/pyproject.toml $(wildcard services/*/pyproject.toml)
 	uv sync --frozen
