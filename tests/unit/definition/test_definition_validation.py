@@ -486,7 +486,7 @@ class TestConditions:
                 None,
             ),
             (
-                {"type": "expression", "config": {"source": "result.x", "value": "{{ ghost.y }}"}},
+                {"type": "expression", "config": {"source": "result.score", "value": "{{ ghost.y }}"}},
                 Code.UNKNOWN_STEP,
                 "config.value",
                 None,

@@ -316,17 +316,18 @@ def test_dry_run_shows_the_path_and_what_was_not_taken(
     }
 
 
-def test_dry_run_without_a_stack_says_it_needs_the_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_of_a_registered_name_without_a_stack_says_it_needs_the_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A file falls back to the local engine; a registered name has nowhere else to come from.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("IA_ENDPOINT", f"127.0.0.1:{port}")
-    definition = tmp_path / "hello.json"
-    definition.write_text(json.dumps(HELLO))
-    result = CliRunner().invoke(app, ["dry-run", str(definition)])
+    result = CliRunner().invoke(app, ["dry-run", "hello"])
     assert result.exit_code == 1
     assert result.stderr.startswith(
-        f"error: dry-run asks the executor, and cannot reach the IA Modules endpoint at 127.0.0.1:{port}"
+        f"error: 'hello' is a registered pipeline, which only the stack can read, and no stack answers at 127.0.0.1:{port}"
     )
 
 

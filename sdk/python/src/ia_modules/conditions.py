@@ -22,11 +22,12 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import cel
+from typing import TYPE_CHECKING, Any
 
 from ia_modules.templates import Reference, TemplateError, compile_template, lookup, parse_reference
+
+if TYPE_CHECKING:
+    import cel
 
 __all__ = [
     "MAX_PATTERN_LENGTH",
@@ -66,7 +67,9 @@ MAX_PATTERN_LENGTH = 1000
 MAX_SUBJECT_LENGTH = 100_000
 """Longest string ``matches`` tests."""
 
-_MATCHES = cel.compile("subject.matches(pattern)")
+# The CEL runtime is imported on first use: it pulls in a terminal UI library
+# that would slow every CLI start, and most definitions have no CEL in them.
+_MATCHES = "subject.matches(pattern)"
 
 
 class ConditionError(ValueError):
@@ -102,6 +105,8 @@ def compile_cel(expr: str) -> cel.Program:
     """Compile a CEL expression once; raise ConditionError if it does not parse."""
     if not expr or not expr.strip():
         raise ConditionError("CEL expression is empty", expr)
+    import cel
+
     try:
         return cel.compile(expr)
     except Exception as exc:  # the runtime raises several types for parse errors
@@ -235,7 +240,7 @@ def _matches(subject: Any, pattern: Any, text: str) -> bool:
             text,
         )
     try:
-        return bool(_MATCHES.execute({"subject": subject, "pattern": pattern}))
+        return bool(compile_cel(_MATCHES).execute({"subject": subject, "pattern": pattern}))
     except Exception as exc:  # an invalid pattern
         raise ConditionError(f"condition {text!r}: invalid pattern: {exc}", text) from exc
 

@@ -9,14 +9,13 @@ from ia_modules.cli import documents
 from ia_modules.cli.console import (
     CLIError,
     ExitCode,
-    FormatOption,
-    OutputFormat,
     emit_json,
     handles_errors,
     note,
     stdout,
 )
 from ia_modules.cli.sources import read_text
+from ia_modules.cli.validation_formats import ValidateFormat, ValidateFormatOption, emit, exit_code
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -81,16 +80,19 @@ def _file_report(path: Path, text: str, strict: bool) -> dict[str, Any]:
 
     loaded = _load(path, text)
     findings = list(loaded.findings)
+    if loaded.pipeline is not None:
+        findings += loaded.locate(validate(loaded.pipeline))
+    has_errors = any(f.severity is Severity.ERROR for f in findings)
     if strict:
         findings = [replace(f, severity=Severity.ERROR) for f in findings]
-    if loaded.pipeline is not None:
-        findings += loaded.locate(validate(loaded.pipeline, strict=strict))
     findings.sort(key=lambda f: (f.line is None, f.line or 0))
     return {
         "file": str(path),
         "dialect": loaded.dialect,
         "dialect_features": list(loaded.dialect_features),
         "valid": not any(f.severity is Severity.ERROR for f in findings),
+        # Invalid only because --strict made its warnings errors.
+        "strict_only": strict and bool(findings) and not has_errors,
         "findings": findings,
     }
 
@@ -121,28 +123,35 @@ def validate_command(
         list[Path], typer.Argument(metavar="FILE", help="Definition files (JSON, any dialect).", show_default=False)
     ],
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
-    output: FormatOption = OutputFormat.text,
+    output: ValidateFormatOption = ValidateFormat.text,
 ) -> None:
     """Check pipeline definitions locally: structure, graph, templates, conditions.
 
-    Exits 1 if any file has errors (or warnings, with --strict).
+    Exits 0 when every file is valid, 1 if any file has errors, and 4 when the
+    only problems are warnings that --strict turned into errors.
 
     \b
     Examples:
       ia-modules validate pipelines/etl.json
       ia-modules validate pipelines/*.json --strict --format json
+      ia-modules validate pipelines/*.json --format github   # annotations in a GitHub Actions log
+      ia-modules validate pipelines/*.json --format sarif > findings.sarif
     """
     texts = [(path, read_text(path)) for path in files]
     reports = [_file_report(path, text, strict) for path, text in texts]
     valid = all(report["valid"] for report in reports)
-    if output is OutputFormat.json:
+    code = exit_code(reports)
+    if output is ValidateFormat.json:
         for report in reports:
             report["findings"] = [documents.finding(f) for f in report["findings"]]
+            del report["strict_only"]
         emit_json({"files": reports, "valid": valid})
-    else:
+    elif output is ValidateFormat.text:
         _print_reports(reports)
-    if not valid:
-        raise typer.Exit(ExitCode.FAILED)
+    else:
+        emit(reports, output)
+    if code:
+        raise typer.Exit(code)
 
 
 @handles_errors

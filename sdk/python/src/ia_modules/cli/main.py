@@ -1,14 +1,16 @@
 """The `ia-modules` entry point: global options and the command table.
 
 Exit codes: 0 success; 1 invalid input, findings with errors, or a run that did
-not succeed; 2 a command line that does not parse; 3 a run waiting for input.
+not succeed; 2 a command line that does not parse; 3 a run waiting for input;
+4 `validate --strict` found only warnings (made errors by --strict). `diff` exits
+1 when the two pipelines differ.
 """
 
 from typing import Annotated
 
 import typer
 
-from ia_modules.cli import definitions, pipelines, runs, stack
+from ia_modules.cli import definitions, diff, docs, init, pipelines, runs, stack, visualize
 from ia_modules.cli.console import settings
 
 app = typer.Typer(
@@ -64,3 +66,7 @@ app.command("dry-run")(runs.dry_run_command)
 app.command("up")(stack.up_command)
 app.command("down")(stack.down_command)
 app.command("status")(stack.status_command)
+app.command("visualize")(visualize.visualize_command)
+app.command("diff")(diff.diff_command)
+app.command("docs")(docs.docs_command)
+app.command("init")(init.init_command)

@@ -305,28 +305,37 @@ def dry_run_command(
         ),
     ] = None,
     show_data: Annotated[bool, typer.Option("--show-data", help="Show each step's input and output.")] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Use the engine in this process even when a stack is up.")
+    ] = False,
     output: FormatOption = OutputFormat.text,
 ) -> None:
     """Walk a pipeline's graph with mock step outputs, running nothing.
 
     Shows the path taken and why each transition not taken was skipped. A step
-    without a mock echoes its input. Needs a running stack (`ia-modules up`).
+    without a mock echoes its input. Asks the stack's executor; without a
+    reachable stack (or with --local) a definition file is walked by the same
+    engine in this process, which also shows the values behind each false condition.
 
     \b
     Example:
       ia-modules dry-run pipeline.json --input data.json --mock mocks.json --show-data
     """
+    from ia_modules.cli.local_dry_run import run_locally
     from ia_modules.errors import IAError
 
     inputs = run_inputs(input_file, assignments or [])
     mocks = read_json_object(mock) if mock is not None else None
     pipeline, revision = _pipeline_target(target)
+    if local:
+        run_locally(target, pipeline, inputs, mocks, show_data=show_data, output=output)
     with connect() as client:
         try:
             response = client.dry_run(pipeline, revision=revision, inputs=inputs, mocks=mocks)
         except IAError as error:
             if error.unreachable:
-                raise CLIError(f"dry-run asks the executor, and {error}") from error
+                why = f"no stack answers at {error.endpoint}"
+                run_locally(target, pipeline, inputs, mocks, show_data=show_data, output=output, unreachable=why)
             raise
     document = _dry_run_document(response)
     if output is OutputFormat.json:

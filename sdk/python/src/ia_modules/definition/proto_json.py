@@ -10,6 +10,7 @@ sorted, and integral numbers written as integers.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 from google.protobuf import json_format
@@ -28,6 +29,25 @@ _INT_RANGES = {
 _DOUBLES = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
 # Integral numbers up to this size are written as integers without losing precision.
 _EXACT_INT = 2**53
+
+
+# "5s", "500 ms", "2 minutes": a duration written with its unit where seconds are expected.
+_DURATION = re.compile(
+    r"\s*(\d+(?:\.\d+)?)\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\s*\Z"
+)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def _seconds_hint(field: FieldDescriptor, value) -> str | None:
+    """For text in a field of seconds: the plain number to write instead."""
+    if not isinstance(value, str) or not field.name.endswith(("_s", "seconds")):
+        return None
+    match = _DURATION.match(value.lower())
+    if match is None:
+        return "write the number of seconds, e.g. 5"
+    unit = "ms" if match.group(2).startswith(("ms", "milli")) else match.group(2)[0]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[unit]
+    return f"write {seconds:g}: the value is a plain number of seconds"
 
 
 # Returned for a value that was reported and must be left out of the clean copy.
@@ -64,8 +84,8 @@ class Conformer:
     def _report(self, path: str, code: Code, message: str, hint: str | None = None) -> None:
         self.findings.append(error(self._source_of(path), code, message, hint))
 
-    def _wrong_type(self, path: str, expected: str, value) -> None:
-        self._report(path, Code.INVALID_TYPE, f"expected {expected}, got {_describe(value)}")
+    def _wrong_type(self, path: str, expected: str, value, hint: str | None = None) -> None:
+        self._report(path, Code.INVALID_TYPE, f"expected {expected}, got {_describe(value)}", hint)
 
     def message(self, value, descriptor: Descriptor, path: str) -> dict | None:
         """A clean copy of `value` for `descriptor`, or None when it is not an object."""
@@ -142,7 +162,7 @@ class Conformer:
                     return value
                 self._report(path, Code.INVALID_VALUE, "numbers must be finite")
             else:
-                self._wrong_type(path, "a number", value)
+                self._wrong_type(path, "a number", value, _seconds_hint(field, value))
         else:  # pragma: no cover - the pipeline proto has no other scalar kinds
             raise TypeError(f"unsupported field type {kind} at {path}")
         return _INVALID

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from functools import lru_cache
 
-import jsonschema
 from google.protobuf import json_format
 
 from ia.pipeline.v1 import pipeline_pb2
@@ -19,13 +18,17 @@ from ia_modules.conditions import OPERATORS, ConditionError, compile_cel
 from ia_modules.templates import Reference, TemplateError, find_references, parse_reference
 
 from . import paths
+from .branches import MAX_BRANCHES, MAX_FORK, condition_form, exclusive_forms, reach, shown
+from .cel_paths import member_paths
 from .findings import Code, Finding, as_errors, did_you_mean, error, warning
 from .graph import Edge, Graph
 from .names import BUILTIN_CONDITION_TYPES, BUILTIN_STEP_TYPES, PIPELINE_NAME, STEP_ID, pipeline_name_for, step_id_for
 from .proto_json import plain
 
 SUSPICIOUS_SECONDS = 86400
-"""Delays and per-attempt timeouts above a day are likely milliseconds written as seconds."""
+"""Per-attempt timeouts above a day are likely milliseconds written as seconds."""
+SUSPICIOUS_RETRY_SECONDS = {"initial_delay_s": 300, "max_delay_s": 3600}
+"""Retry delays above these (a first retry after 5 minutes, any after an hour) are likely milliseconds."""
 
 _SPEC_OF_TYPE = {"human_input": "human_input", "map": "map", "pipeline": "pipeline", "wait": "wait"}
 _MAP_ITEM_TYPES = ("pass", "wait", "pipeline")
@@ -41,12 +44,24 @@ def validate(pipeline: pipeline_pb2.Pipeline, *, strict: bool = False) -> list[F
     return as_errors(findings) if strict else findings
 
 
+def _duration(seconds: float) -> str:
+    """A long span of seconds in words: `8.33 minutes`, `83.3 hours`."""
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:g} seconds"
+
+
 def _to_python(message) -> object:
     return plain(json_format.MessageToDict(message))
 
 
 @lru_cache(maxsize=512)
 def _schema_problem(schema_json: str) -> str | None:
+    # Imported here, not at the top: most definitions have no schema, and the
+    # import would slow every `ia-modules validate`.
+    import jsonschema
+
     schema = json.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     problem = jsonschema.exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(schema))
@@ -83,6 +98,9 @@ class _Validation:
         self.parameters: set[str] | None = None
         # Steps no route reaches: warned about once, and not checked for what ran before them.
         self.unreachable: set[int] = set()
+        self.start = 0
+        # Steps read by each step's inputs and by the outputs: (step index, path, template).
+        self.reads: dict[str, list[tuple[int, str, str]]] = {}
 
     def error(self, path: str, code: Code, message: str, hint: str | None = None) -> None:
         self.findings.append(error(path, code, message, hint))
@@ -154,6 +172,8 @@ class _Validation:
                     self._check_default(defaults[spec.name], schema, paths.key("parameters", spec.name))
 
     def _check_default(self, value, schema: dict, where: str) -> None:
+        import jsonschema
+
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         problem = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
         if problem is not None:
@@ -414,11 +434,11 @@ class _Validation:
             value = getattr(retry, field)
             if value < 0:
                 bad(field, f"`{field}` cannot be negative")
-            elif value > SUSPICIOUS_SECONDS:
+            elif value > SUSPICIOUS_RETRY_SECONDS[field]:
                 self.warning(
                     paths.key(where, field),
                     Code.SUSPICIOUS_UNIT,
-                    f"`{field}` is {value:g} seconds, more than a day",
+                    f"`{field}` is {value:g} seconds ({_duration(value)})",
                     f"did you mean {value / 1000:g} seconds? the unit is seconds, not milliseconds",
                 )
         if retry.max_delay_s and retry.max_delay_s < retry.initial_delay_s:
@@ -473,6 +493,7 @@ class _Validation:
         if p.flow.start_at:
             found = self._step_ref(p.flow.start_at, "flow.start_at", "`start_at`")
             start = found if found is not None else -1
+        self.start = start
         for j, transition in enumerate(p.flow.transitions):
             where = paths.index("flow.transitions", j)
             source = self._step_ref(getattr(transition, "from"), paths.key(where, "from"), "this transition")
@@ -543,7 +564,8 @@ class _Validation:
             where = paths.index("steps", i)
             at = i if self.ids.get(step.id) == i else None
             if step.HasField("inputs"):
-                self._check_templates(_to_python(step.inputs), paths.key(where, "inputs"), graph, at)
+                reader = f"step `{step.id}`" if at is not None and at not in self.unreachable else None
+                self._check_templates(_to_python(step.inputs), paths.key(where, "inputs"), graph, at, reader=reader)
             if step.type == "map":
                 spec_path = paths.key(where, "map")
                 templates = self._check_templates(step.map.items, paths.key(spec_path, "items"), graph, at)
@@ -562,12 +584,109 @@ class _Validation:
                 where = paths.join("flow.transitions", [j, "condition"])
                 self._condition(transition.condition, where, graph, self.ids.get(getattr(transition, "from")))
         if p.HasField("outputs"):
-            self._check_templates(_to_python(p.outputs), "outputs", graph, None)
+            self._check_templates(_to_python(p.outputs), "outputs", graph, None, reader="the run's outputs")
+        self._joins(graph)
+
+    # Joins that read branches that exclude each other.
+
+    def _joins(self, graph: Graph) -> None:
+        """A step (or the run's outputs) reading the outputs of two branches that never both run.
+
+        After an if/else only one branch runs, so a join that needs both fails every
+        time. Two branches exclude each other when one step's transitions into them
+        have conditions that cannot both hold (`x == 1` / `x != 1`, `e` / `!(e)`), and
+        each branch is reached only through its transition. Branch points inside a loop
+        are left out: another iteration may take the other branch. One finding per reader.
+        """
+        readers = {reader: reads for reader, reads in self.reads.items() if len({r[0] for r in reads}) > 1}
+        if not readers:
+            return
+        exclusive = self._exclusive_transitions(graph)
+        branches = {j for pair in exclusive for j in pair}
+        if not branches or len(branches) > MAX_BRANCHES:
+            return
+        arms = self._arms(branches, graph)
+        for reader, reads in readers.items():
+            seen: list[tuple[int, str, str]] = []
+            for target, path, text in reads:
+                clash = next(
+                    (
+                        (other, other_path, other_text, exclusive[(a, b)])
+                        for other, other_path, other_text in seen
+                        for a in arms.get(other, ())
+                        for b in arms.get(target, ())
+                        if (a, b) in exclusive
+                    ),
+                    None,
+                )
+                if clash is not None:
+                    other, other_path, other_text, why = clash
+                    steps = self.p.steps
+                    self.error(
+                        path,
+                        Code.JOIN_NEVER_RUNS,
+                        f"{reader} reads `{other_text}` and `{text}`, but `{steps[other].id}` and "
+                        f"`{steps[target].id}` are on branches that exclude each other ({why}), "
+                        "so one of them is always missing",
+                        f"read only one branch here (the other read is at {other_path}), or give both "
+                        "branches a step that outputs the same field and read that",
+                    )
+                    break
+                seen.append((target, path, text))
+
+    def _exclusive_transitions(self, graph: Graph) -> dict[tuple[int, int], str]:
+        """Ordered pairs of transitions out of one step (outside loops) whose conditions exclude each other."""
+        by_source: dict[int, list[int]] = {}
+        for j, transition in enumerate(self.p.flow.transitions):
+            source = self.ids.get(getattr(transition, "from"))
+            if source is not None and transition.to in self.ids and transition.HasField("condition"):
+                by_source.setdefault(source, []).append(j)
+        pairs: dict[tuple[int, int], str] = {}
+        transitions = self.p.flow.transitions
+        for source, edges in by_source.items():
+            if not 2 <= len(edges) <= MAX_FORK or graph.is_upstream(source, source):
+                continue
+            forms = {j: condition_form(transitions[j].condition) for j in edges}
+            for n, a in enumerate(edges):
+                for b in edges[n + 1 :]:
+                    if exclusive_forms(forms[a], forms[b]):
+                        first, second = transitions[a].condition, transitions[b].condition
+                        text = f"after `{self.p.steps[source].id}`: {shown(first)} / {shown(second)}"
+                        pairs[(a, b)] = pairs[(b, a)] = text
+        return pairs
+
+    def _arms(self, transitions: set[int], graph: Graph) -> dict[int, list[int]]:
+        """For each step, the transitions (of `transitions`) every route from the start to it takes."""
+        arms: dict[int, list[int]] = {}
+        if self.start < 0:
+            return arms
+        edges = graph.edges
+        everything = graph.reachable(self.start)
+        for j in sorted(transitions):
+            where = paths.index("flow.transitions", j)
+            successors: list[list[int]] = [[] for _ in self.p.steps]
+            for edge in edges:
+                if edge.path != where:
+                    successors[edge.source].append(edge.target)
+            for step in everything - reach(self.start, successors):
+                arms.setdefault(step, []).append(j)
+        return arms
 
     def _check_templates(
-        self, value, where: str, graph: Graph, at: int | None, *, in_map: bool = False, same_step_ok: bool = False
+        self,
+        value,
+        where: str,
+        graph: Graph,
+        at: int | None,
+        *,
+        in_map: bool = False,
+        same_step_ok: bool = False,
+        reader: str | None = None,
     ) -> int:
-        """Check every template in `value`; return how many there are (malformed ones included)."""
+        """Check every template in `value`; return how many there are (malformed ones included).
+
+        With `reader` (a step's inputs, the run's outputs), the steps read are noted for `_joins`.
+        """
         count = 0
         for path, text in _strings(value, where):
             try:
@@ -584,12 +703,34 @@ class _Validation:
             count += len(references)
             for reference in references:
                 self._reference(reference, path, graph, at, in_map=in_map, same_step_ok=same_step_ok)
+                if reader is not None and reference.root == "steps" and reference.step_id in self.ids:
+                    self.reads.setdefault(reader, []).append((self.ids[reference.step_id], path, reference.text))
         return count
 
     def _reference(
-        self, ref: Reference, where: str, graph: Graph, at: int | None, *, in_map: bool, same_step_ok: bool
+        self,
+        ref: Reference,
+        where: str,
+        graph: Graph,
+        at: int | None,
+        *,
+        in_map: bool,
+        same_step_ok: bool,
+        result_of: int | None = None,
     ) -> None:
-        if ref.root == "parameters":
+        """Check one reference; `result_of` is the step whose output `result` is (in a condition)."""
+        if ref.root == "result" and result_of is not None and ref.path:
+            step_id = self.p.steps[result_of].id
+            declared = self.outputs.get(step_id)
+            if declared is not None and ref.path[0] not in declared:
+                self.error(
+                    where,
+                    Code.UNKNOWN_OUTPUT,
+                    f"`{ref.text}` reads `{ref.path[0]}`, which step `{step_id}` (where the transition starts) "
+                    "does not output",
+                    did_you_mean(ref.path[0], declared) or f"its outputs are {', '.join(sorted(declared))}",
+                )
+        elif ref.root == "parameters":
             if self.parameters is not None and ref.path and ref.path[0] not in self.parameters:
                 self.error(
                     where,
@@ -678,6 +819,8 @@ class _Validation:
                     compile_cel(condition.expr)
                 except ConditionError as exc:
                     self.error(paths.key(where, "expr"), Code.INVALID_CEL, str(exc))
+                else:
+                    self._cel_references(condition.expr, paths.key(where, "expr"), graph, source)
         elif kind == "plugin":
             if not condition.plugin:
                 self.error(
@@ -693,6 +836,18 @@ class _Validation:
                 did_you_mean(kind, BUILTIN_CONDITION_TYPES)
                 or f'for a condition plugin write "type": "plugin", "plugin": "{kind}"',
             )
+
+    def _cel_references(self, expr: str, where: str, graph: Graph, source: int | None) -> None:
+        """Check the dotted paths a CEL expression reads, as if each were a template."""
+        for root, *rest in member_paths(expr):
+            text = ".".join([root, *rest])
+            if root == "steps" and rest:
+                ref = Reference("steps", rest[0], tuple(rest[1:]), text)
+            elif root in ("parameters", "result"):
+                ref = Reference(root, None, tuple(rest), text)
+            else:
+                continue
+            self._reference(ref, where, graph, source, in_map=False, same_step_ok=True, result_of=source)
 
     def _expression(self, condition: pipeline_pb2.Condition, where: str, graph: Graph, at: int | None) -> None:
         config = _to_python(condition.config) if condition.HasField("config") else {}
@@ -714,7 +869,9 @@ class _Validation:
             except TemplateError as exc:
                 self.error(paths.key(config_path, "source"), Code.INVALID_TEMPLATE, str(exc))
             else:
-                self._reference(ref, paths.key(config_path, "source"), graph, at, in_map=False, same_step_ok=True)
+                self._reference(
+                    ref, paths.key(config_path, "source"), graph, at, in_map=False, same_step_ok=True, result_of=at
+                )
         operator = config.get("operator", "equals")
         if not isinstance(operator, str) or operator not in OPERATORS:
             hint = did_you_mean(operator, OPERATORS) if isinstance(operator, str) else None
