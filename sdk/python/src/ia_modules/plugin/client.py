@@ -1,0 +1,273 @@
+"""Calling a plugin: `PluginClient` speaks ia.plugin.v1.PluginService to one endpoint.
+
+The executor (and the test harness, and `ia-plugin validate`) get the endpoint
+from the plugin host's ResolvePlugin, then call the plugin process directly:
+
+    async with PluginClient("unix:///…/io.sock") as plugin:
+        outcome = await plugin.execute_step("http_request", {"url": url}, {}, call=CallInfo(run_id=…))
+
+Every failed call raises `IAError` with the plugin's status code, ErrorInfo
+reason and field violations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import grpc
+import grpc.aio
+from google.protobuf import timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ia.plugin.v1 import message_pb2, service_pb2_grpc
+from ia.plugin.v1 import request_response_pb2 as rr
+from ia_modules.client import to_dict, to_struct
+from ia_modules.errors import IAError
+from ia_modules.plugin.authoring import ConditionResult, Issue, Report
+
+# A restarted plugin comes back within a second or so; gRPC's default reconnect
+# backoff (1 s, growing to 2 min) would keep callers waiting much longer.
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+]
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """Which run and step a call is for; `idempotency_key` is `run_id/step_id/iteration`."""
+
+    run_id: str = ""
+    step_id: str = ""
+    attempt: int = 1
+    idempotency_key: str = ""
+    pipeline: str = ""
+
+    def proto(self) -> message_pb2.CallContext:
+        return message_pb2.CallContext(
+            run_id=self.run_id,
+            step_id=self.step_id,
+            attempt=self.attempt,
+            idempotency_key=self.idempotency_key,
+            pipeline=self.pipeline,
+        )
+
+
+@dataclass
+class StepOutcome:
+    """What a step plugin produced, with the logs and progress it streamed."""
+
+    output: dict[str, Any]
+    cost_usd: float = 0.0
+    api_calls: int = 0
+    logs: list[message_pb2.LogRecord] = field(default_factory=list)
+    progress: list[message_pb2.Progress] = field(default_factory=list)
+
+
+@dataclass
+class Validation:
+    """A validator's verdict."""
+
+    valid: bool
+    issues: list[Issue]
+
+
+class PluginClient:
+    """An async client for one plugin endpoint (`unix:///path` or `host:port`).
+
+    `timeout_s` is the deadline of each call unless the call gives its own.
+    `wait_for_ready` makes a call wait (within its deadline) for a plugin that is
+    restarting instead of failing at once with UNAVAILABLE.
+    """
+
+    def __init__(self, target: str, *, timeout_s: float | None = 30.0, wait_for_ready: bool = True) -> None:
+        self.target = target
+        self._timeout_s = timeout_s
+        self._wait_for_ready = wait_for_ready
+        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._stub = service_pb2_grpc.PluginServiceStub(self._channel)
+
+    async def __aenter__(self) -> PluginClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    def _deadline(self, timeout_s: float | None) -> float | None:
+        return timeout_s if timeout_s is not None else self._timeout_s
+
+    def _error(self, error: grpc.RpcError) -> IAError:
+        # A plugin process is not "the stack": say which endpoint failed, without
+        # IAError's hint to start the stack.
+        wrapped = IAError.from_rpc_error(error, endpoint=self.target)
+        if wrapped.unreachable:
+            wrapped = IAError(
+                error.code(),
+                f"plugin at {self.target}: {error.details() or error.code().name}",
+                endpoint=self.target,
+                call=error,
+            )
+        return wrapped
+
+    async def health(self, *, timeout_s: float | None = None) -> bool:
+        """True when the process answers SERVING."""
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        try:
+            answer = await stub.Check(
+                health_pb2.HealthCheckRequest(), timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready
+            )
+        except grpc.RpcError:
+            return False
+        return answer.status == health_pb2.HealthCheckResponse.SERVING
+
+    async def describe(self, *, timeout_s: float | None = None) -> list[message_pb2.PluginDescriptor]:
+        """The plugins this endpoint serves."""
+        try:
+            answer = await self._stub.Describe(
+                rr.DescribeRequest(), timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready
+            )
+        except grpc.RpcError as error:
+            raise self._error(error) from None
+        return list(answer.plugins)
+
+    async def evaluate_condition(
+        self,
+        plugin: str,
+        config: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        call: CallInfo = CallInfo(),
+        timeout_s: float | None = None,
+    ) -> ConditionResult:
+        """Evaluates condition plugin `plugin` on `data`."""
+        request = rr.EvaluateConditionRequest(
+            plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
+        )
+        answer = await self._unary(self._stub.EvaluateCondition, request, timeout_s)
+        return ConditionResult(answer.result, answer.reason)
+
+    async def execute_step(
+        self,
+        plugin: str,
+        config: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        call: CallInfo = CallInfo(),
+        timeout_s: float | None = None,
+        on_message: Callable[[rr.ExecuteStepResponse], None] | None = None,
+    ) -> StepOutcome:
+        """Runs step plugin `plugin`; `on_message` sees each log and progress as it arrives."""
+        request = rr.ExecuteStepRequest(
+            plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
+        )
+        outcome = StepOutcome(output={})
+        result: message_pb2.StepResult | None = None
+        try:
+            stream = self._stub.ExecuteStep(
+                request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready
+            )
+            async for message in stream:
+                if on_message is not None:
+                    on_message(message)
+                kind = message.WhichOneof("message")
+                if kind == "log":
+                    outcome.logs.append(message.log)
+                elif kind == "progress":
+                    outcome.progress.append(message.progress)
+                elif kind == "result":
+                    result = message.result
+        except grpc.RpcError as error:
+            raise self._error(error) from None
+        if result is None:
+            raise IAError(
+                grpc.StatusCode.INTERNAL,
+                f"plugin {plugin!r} ended its ExecuteStep stream without a result",
+                reason="NO_RESULT",
+                endpoint=self.target,
+            )
+        outcome.output = to_dict(result.output)
+        outcome.cost_usd = result.cost_usd
+        outcome.api_calls = result.api_calls
+        return outcome
+
+    async def validate(
+        self,
+        plugin: str,
+        config: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        call: CallInfo = CallInfo(),
+        timeout_s: float | None = None,
+    ) -> Validation:
+        """Runs validator plugin `plugin` on `data`."""
+        request = rr.ValidateRequest(
+            plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
+        )
+        answer = await self._unary(self._stub.Validate, request, timeout_s)
+        return Validation(answer.valid, [Issue(i.message, i.path, i.code) for i in answer.issues])
+
+    async def transform(
+        self,
+        plugin: str,
+        config: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        call: CallInfo = CallInfo(),
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Runs transform plugin `plugin` on `data` and returns its output."""
+        request = rr.TransformRequest(
+            plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
+        )
+        answer = await self._unary(self._stub.Transform, request, timeout_s)
+        return to_dict(answer.output)
+
+    async def on_event(
+        self,
+        plugin: str,
+        config: Mapping[str, Any] | None,
+        event_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        call: CallInfo = CallInfo(),
+        timeout_s: float | None = None,
+    ) -> None:
+        """Delivers a run event to hook plugin `plugin`."""
+        now = timestamp_pb2.Timestamp()
+        now.GetCurrentTime()
+        event = message_pb2.Event(type=event_type, time=now, data=to_struct(data))
+        request = rr.OnEventRequest(plugin=plugin, context=call.proto(), config=to_struct(config), event=event)
+        await self._unary(self._stub.OnEvent, request, timeout_s)
+
+    async def report(
+        self,
+        plugin: str,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        *,
+        call: CallInfo = CallInfo(),
+        timeout_s: float | None = None,
+    ) -> Report:
+        """Renders run `summary` with reporter plugin `plugin`."""
+        request = rr.ReportRequest(
+            plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(summary)
+        )
+        answer = await self._unary(self._stub.Report, request, timeout_s)
+        return Report(answer.content, answer.media_type, answer.file_name)
+
+    async def _unary(self, method: Any, request: Any, timeout_s: float | None) -> Any:
+        try:
+            return await method(request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready)
+        except grpc.RpcError as error:
+            raise self._error(error) from None
