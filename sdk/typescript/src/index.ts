@@ -1,0 +1,35 @@
+/**
+ * The TypeScript client of IA Modules. Pick a transport:
+ *
+ *     import { createNodeClient } from "@ia-modules/sdk/node";   // gRPC, Node
+ *     import { createWebClient } from "@ia-modules/sdk/web";     // gRPC-Web, browser
+ *
+ * This entry point holds what both share: the client, its error, and the
+ * generated messages and enums of the contracts.
+ */
+export {
+  DEFAULT_TIMEOUT_MS,
+  FINAL_RUN_STATES,
+  IAClient,
+  RECONNECT_ATTEMPTS,
+  toPipeline,
+  type Cancellable,
+  type ClientOptions,
+  type ListPipelinesOptions,
+  type ListRunsOptions,
+  type ListTasksOptions,
+  type PipelineSource,
+  type StartRunOptions,
+  type WaitOptions,
+  type WatchOptions,
+} from "./client.js";
+export { DEFAULT_ENDPOINT, baseUrl } from "./endpoint.js";
+export { IAError, codeName, type FieldViolation } from "./errors.js";
+export { Code } from "@connectrpc/connect";
+export * from "./gen/ia/executor/v1/message_pb.js";
+export * from "./gen/ia/executor/v1/request_response_pb.js";
+export { ExecutorService } from "./gen/ia/executor/v1/service_pb.js";
+export * from "./gen/ia/pipeline/v1/pipeline_pb.js";
+export * from "./gen/ia/registry/v1/message_pb.js";
+export * from "./gen/ia/registry/v1/request_response_pb.js";
+export { RegistryService } from "./gen/ia/registry/v1/service_pb.js";
