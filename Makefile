@@ -12,7 +12,7 @@ GRPCURL_VERSION := v1.9.4
 BUF_VERSION := 1.75.0
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages tools sync proto lint test demo up down bench clean
+.PHONY: help system-packages tools sync proto lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,9 +48,20 @@ lint: tools proto ## buf lint and breaking-change checks on the contracts
 	buf lint
 	buf breaking --against ".git#ref=$$(git rev-list --max-parents=0 HEAD | tail -n1)"
 
-test: tools proto ## install what is needed and run every test, with coverage per service
+sdks: sdk-go sdk-typescript sdk-java ## build and unit-test the Go, TypeScript and Java clients and their conformance runners
+
+sdk-go: tools ## the Go client: go install the protoc plugins, buf generate, vet, test, build
+	scripts/gen_clients.sh go
+
+sdk-typescript: ## the TypeScript client: npm ci, protoc-gen-es, tsc, node --test
+	scripts/gen_clients.sh typescript
+
+sdk-java: ## the Java client: mvn verify (protoc and grpc-java come from Maven Central)
+	scripts/gen_clients.sh java
+
+test: tools proto sdks ## install what is needed and run every test, with coverage per service
 	uv run --frozen pytest -n 2 --dist loadgroup \
-	  --cov=ia_modules --cov=ia_service_kit --cov=ia_registry --cov=ia_executor \
+	  --cov=ia_modules --cov=ia_service_kit --cov=ia_registry --cov=ia_executor --cov=ia_plugins \
 	  --cov-report=term:skip-covered --cov-report=xml:build/coverage.xml $(PYTEST_ARGS)
 	uv run --frozen python scripts/coverage_by_package.py build/coverage.xml
 
@@ -67,4 +78,5 @@ bench: tools proto ## run the benchmarks; results in bench/results/
 	uv run --frozen python bench/run.py
 
 clean: ## remove generated files and the local data folder
-	rm -rf build .ia sdk/python/src/ia
+	rm -rf build .ia sdk/python/src/ia sdk/go/gen sdk/typescript/src/gen sdk/typescript/dist sdk/java/target \
+	  tests/conformance/go/bin tests/conformance/typescript/dist tests/conformance/java/runner/target
