@@ -85,6 +85,27 @@ async def test_invalid_definition_is_refused_with_field_paths_before_anything_ru
     assert list(listed.runs) == []
 
 
+async def test_an_inline_definition_sent_again_runs_again_and_a_refused_one_stays_refused(executor):
+    definition = linear({"id": "a", "type": "pass", "inputs": {"v": "{{ parameters.v }}"}}, outputs={"v": "{{ a.v }}"})
+    for value in ("first", "second"):
+        run = (await executor.StartRun(start(definition, {"v": value}))).run
+        assert state(run) == "SUCCEEDED" and outputs(run) == {"v": value}
+    bad = pipeline([passing("a")], [("a", "nowhere")])
+    for _ in range(2):
+        refusal = await refused(executor.StartRun(start(bad)))
+        assert refusal.reason == "INVALID_DEFINITION" and refusal.violations[0][0] == "flow.transitions[0].to"
+
+
+async def test_start_run_answers_with_the_run_as_stored(executor):
+    definition = linear(
+        passing("a", n=1), {"id": "b", "type": "pass", "inputs": {"m": "{{ a.n }}"}}, outputs={"m": "{{ b.m }}"}
+    )
+    started = (await executor.StartRun(start(definition, {"x": 1}))).run
+    assert state(started) == "SUCCEEDED" and outputs(started) == {"m": 1}
+    stored = (await executor.GetRun(rr.GetRunRequest(run_id=started.run_id))).run
+    assert started == stored
+
+
 async def test_missing_or_mistyped_inputs_get_invalid_argument_with_paths(executor):
     definition = linear(
         passing("a"),

@@ -2,10 +2,14 @@
 from the registry and cached by (name, revision).
 
 A run stores the definition it runs, so once started it no longer needs the registry.
+Clients tend to send the same inline definition again and again: a definition that
+passed validation is remembered by the digest of its serialized form, so the next
+run of it is neither validated nor compiled again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ from ia_executor.errors import DefinitionRefused, PipelineNotFound, RegistryUnav
 __all__ = ["Definition", "Definitions"]
 
 _REGISTRY_TIMEOUT_S = 10.0
-_PLAN_CACHE_SIZE = 256
+_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,13 @@ def _plan_findings(error: PlanError) -> list[Finding]:
     return [Finding(Severity.ERROR, path, message, Code.INVALID_VALUE) for path, message in error.problems]
 
 
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Adds to a cache of at most _CACHE_SIZE entries, dropping the oldest first."""
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
 class Definitions:
     """Resolves and compiles definitions; compiled plans are cached by content."""
 
@@ -48,6 +59,7 @@ class Definitions:
         self._channel: grpc.aio.Channel | None = None
         self._registered: dict[tuple[str, int], Definition] = {}
         self._plans: dict[str, Plan] = {}
+        self._inline: dict[bytes, Definition] = {}
 
     def plan(self, document: dict[str, Any]) -> Plan:
         """The compiled plan of a canonical document (raises DefinitionRefused)."""
@@ -58,13 +70,20 @@ class Definitions:
                 plan = compile_plan(document)
             except PlanError as error:
                 raise DefinitionRefused(_plan_findings(error)) from error
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                self._plans.pop(next(iter(self._plans)))
-            self._plans[digest] = plan
+            _remember(self._plans, digest, plan)
         return plan
 
-    def inline(self, pipeline: pipeline_pb2.Pipeline) -> Definition:
-        """Validates an inline definition; raises DefinitionRefused with JSON paths."""
+    async def inline(self, pipeline: pipeline_pb2.Pipeline) -> Definition:
+        """Validates an inline definition (once per distinct definition); raises
+        DefinitionRefused with JSON paths."""
+        digest = hashlib.sha256(pipeline.SerializeToString(deterministic=True)).digest()
+        definition = self._inline.get(digest)
+        if definition is None:
+            definition = await asyncio.to_thread(self._validated, pipeline)
+            _remember(self._inline, digest, definition)
+        return definition
+
+    def _validated(self, pipeline: pipeline_pb2.Pipeline) -> Definition:
         errors = [f for f in validate(pipeline) if f.severity is Severity.ERROR]
         if errors:
             raise DefinitionRefused(errors)

@@ -5,6 +5,9 @@ decides, the decision (signal, events, step runs, tasks, run fields) is committe
 in one transaction, watchers are told, and only then is the decision's work
 started. After a crash the journal of signals is replayed into a new scheduler,
 and the work that was in flight is started again with the same idempotency keys.
+
+The run keeps what it last committed (its row and step runs), so reading a run in
+progress needs no database round trip.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from ia_service_kit.logging import get_logger
 
 from ia_executor import records
 from ia_executor.feed import EventFeed
-from ia_executor.store import Commit, RunRow, RunStore, StoredEvent
+from ia_executor.store import RUN_FIELDS, Commit, RunRow, RunStore, RunView, StoredEvent
 from ia_executor.work import StepError, StepRunner
 
 __all__ = ["ActiveRun", "ChildRuns"]
@@ -74,7 +77,7 @@ class ActiveRun:
         clock: Clock,
         on_end: Callable[[ActiveRun], Awaitable[None]],
     ) -> None:
-        self.row = row
+        self.row = row  # the run as last committed
         self.run_id = row.run_id
         self.scheduler = Scheduler(
             plan,
@@ -92,8 +95,9 @@ class ActiveRun:
         self._sequence = row.last_sequence
         self._signals = 0
         self._indexed = 0
-        self._positions: dict[tuple[str, int], int] = {}
         self._records: dict[tuple[str, int], StepRecord] = {}
+        # The stored step_runs rows by (step id, iteration), in the order they started.
+        self._steps: dict[tuple[str, int], dict[str, Any]] = {}
         self._work: dict[str, asyncio.Task[None]] = {}
         self._detached: set[asyncio.Future[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -104,34 +108,55 @@ class ActiveRun:
         """True once the run is in a final state."""
         return self.scheduler.state.is_final
 
+    def view(self) -> RunView:
+        """The run and its step runs as last committed (what the store holds)."""
+        return RunView(self.row, list(self._steps.values()))
+
     # ----- entry points -------------------------------------------------------------------
 
-    async def begin(self) -> None:
-        """Start a new run."""
-        await self.signal(Start(self._clock()))
+    async def begin(self, definition: dict[str, Any]) -> RunRow | None:
+        """Stores this new run (its PENDING row) together with its start, then starts its work.
+
+        Returns None; or, when its request id is taken, the run stored under it:
+        then nothing is stored and this run must be dropped.
+        """
+        async with self._lock:
+            signal = Start(self._clock())
+            decision = self.scheduler.apply(signal)
+            commit = Commit(self.run_id)
+            self._add_event(commit, records.run_state_body(self.row.state), self.row.create_time)
+            self._record(commit, signal, decision)
+            stored = await self._store.create_run(self.row, definition, commit)
+            if stored.run_id != self.run_id:
+                return stored
+            await self._committed(commit, decision)
+            return None
 
     async def resume(self) -> None:
         """Rebuild the run from its journal, then restart the work that was in flight."""
-        journal = await asyncio.to_thread(self._store.signals, self.run_id)
-        steps = await asyncio.to_thread(self._store.steps, self.run_id)
-        self._positions = {(s["step_id"], s["iteration"]): s["position"] for s in steps}
+        journal, steps = await asyncio.to_thread(self._store.journal, self.run_id)
+        self._steps = {(step["step_id"], step["iteration"]): step for step in steps}
         async with self._lock:
             for data in journal:
                 self.scheduler.apply(signal_from_dict(data))
             self._signals = len(journal)
             self._index_records()
             if not journal:
+                # Stored by an executor that wrote a run before its first decision,
+                # and stopped in between: the run has not started yet.
                 await self._apply(Start(self._clock()))
                 return
             inflight = self.scheduler.inflight()
             now = self._clock()
-            commit = Commit(self.run_id, self._sequence)
+            commit = Commit(self.run_id)
             for action in inflight:
                 step_id, iteration = action.step_id, action.iteration
                 message = f"resumed after a restart; running work {action.key} again (same idempotency key)"
                 self._add_event(commit, records.step_log_body(step_id, iteration, "info", message), now)
             if commit.events:
-                await asyncio.to_thread(self._store.commit, commit)
+                commit.run = self._run_fields()
+                await self._store.commit(commit)
+                self._remember(commit)
                 self._feed.publish(self.run_id, commit.events)
             for action in inflight:
                 self._dispatch(action)
@@ -172,10 +197,17 @@ class ActiveRun:
         if isinstance(signal, Tick) and not decision.events and not decision.actions:
             self._schedule_timer()
             return decision
-        commit = self._commit_for(signal, decision)
+        commit = Commit(self.run_id)
+        self._record(commit, signal, decision)
         if task_update is not None:
             commit.task_updates.append(task_update)
-        await asyncio.to_thread(self._store.commit, commit)
+        await self._store.commit(commit)
+        await self._committed(commit, decision)
+        return decision
+
+    async def _committed(self, commit: Commit, decision: Decision) -> None:
+        """What follows a decision once it is stored: watchers, its work, the end."""
+        self._remember(commit)
         self._feed.publish(self.run_id, commit.events)
         for action in decision.actions:
             self._dispatch(action)
@@ -183,7 +215,16 @@ class ActiveRun:
         if self.ended:
             self.stop()
             await self._on_end(self)
-        return decision
+
+    def _remember(self, commit: Commit) -> None:
+        self.row = replace(self.row, **commit.run)
+        for step in (*commit.new_steps, *commit.changed_steps):
+            self._steps[(step["step_id"], step["iteration"])] = step
+
+    def _run_fields(self) -> dict[str, Any]:
+        fields = {name: getattr(self.row, name) for name in RUN_FIELDS}
+        fields["last_sequence"] = self._sequence
+        return fields
 
     def _index_records(self) -> None:
         step_runs = self.scheduler.step_runs
@@ -194,15 +235,17 @@ class ActiveRun:
     def _add_event(self, commit: Commit, body: dict[str, Any], time: float) -> int:
         self._sequence += 1
         commit.events.append(StoredEvent(self.run_id, self._sequence, time, body))
-        commit.last_sequence = self._sequence
         return self._sequence
 
-    def _commit_for(self, signal: Signal, decision: Decision) -> Commit:
-        commit = Commit(self.run_id, self._sequence, signal=signal.to_dict(), signal_position=self._signals)
+    def _record(self, commit: Commit, signal: Signal, decision: Decision) -> None:
+        """Adds the signal and what it decided to ``commit``."""
+        commit.signal = signal.to_dict()
+        commit.signal_position = self._signals
         self._signals += 1
         self._index_records()
-        touched: dict[tuple[str, int], None] = {}
-        run_fields: dict[str, Any] = {}
+        # (step id, iteration) -> the sequence number of its first event here
+        touched: dict[tuple[str, int], int] = {}
+        run_fields = self._run_fields()
         for event in decision.events:
             task = None
             if isinstance(event, InputRequested):
@@ -214,9 +257,8 @@ class ActiveRun:
                 commit.task_updates.append((event.key, {"state": event.state, "response": event.response}))
             elif isinstance(event, RunStateChanged):
                 run_fields["state"] = event.state.value
-                if event.state.value == "RUNNING" and self.row.start_time is None:
+                if event.state.value == "RUNNING" and run_fields["start_time"] is None:
                     run_fields["start_time"] = event.time
-                    self.row = replace(self.row, start_time=event.time)
                 if event.state.is_final:
                     run_fields["end_time"] = event.time
                     run_fields["error"] = records.error_dict(event.error)
@@ -226,15 +268,18 @@ class ActiveRun:
                 continue
             sequence = self._add_event(commit, body, event.time)
             if isinstance(event, StepStateChanged):
-                key = (event.step_id, event.iteration)
-                self._positions.setdefault(key, sequence)
-                touched[key] = None
-        for key in touched:
+                touched.setdefault((event.step_id, event.iteration), sequence)
+        for key, first_sequence in touched.items():
             row = records.step_row(self._records[key])
-            row["position"] = self._positions[key]
-            commit.step_runs.append(row)
+            stored = self._steps.get(key)
+            if stored is None:
+                row["position"] = first_sequence
+                commit.new_steps.append(row)
+            else:
+                row["position"] = stored["position"]
+                commit.changed_steps.append(row)
+        run_fields["last_sequence"] = self._sequence
         commit.run = run_fields
-        return commit
 
     # ----- work ---------------------------------------------------------------------------------
 

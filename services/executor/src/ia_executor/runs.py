@@ -9,7 +9,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ia.pipeline.v1 import pipeline_pb2
@@ -42,24 +41,16 @@ from ia_executor.errors import (
 from ia_executor.feed import EventFeed
 from ia_executor.human_tasks import check_response
 from ia_executor.run import ActiveRun
-from ia_executor.store import RunRow, RunStore, StoredEvent, TaskRow
+from ia_executor.store import RunRow, RunStore, RunView, StoredEvent, TaskRow
 from ia_executor.work import NoPluginHost, StepRunner
 
-__all__ = ["MAX_INPUT_BYTES", "RunView", "Runs"]
+__all__ = ["MAX_INPUT_BYTES", "Runs"]
 
 log = get_logger(__name__)
 
 MAX_INPUT_BYTES = 4 * 1024 * 1024
 """The largest run input accepted (serialized size). Bigger data belongs in storage
 the steps read from, passed by reference."""
-
-
-@dataclass(frozen=True)
-class RunView:
-    """A run with its step runs, as GetRun returns it."""
-
-    row: RunRow
-    steps: list[dict[str, Any]]
 
 
 def _megabytes(size: int) -> str:
@@ -91,7 +82,7 @@ class Runs:
 
     async def _resolve(self, pipeline_name: str, definition: pipeline_pb2.Pipeline | None, revision: int) -> Definition:
         if definition is not None:
-            return await asyncio.to_thread(self._definitions.inline, definition)
+            return await self._definitions.inline(definition)
         if not pipeline_name:
             raise InvalidInput(
                 "name a registered pipeline or give an inline definition",
@@ -139,19 +130,18 @@ class Runs:
                 return await self.get(existing.run_id)
         resolved = await self._resolve(pipeline_name, definition, revision)
         self._check_inputs(resolved.plan, inputs)
-        run_id = await self._create(resolved, inputs, request_id, parent_run_id=None)
-        return await self.get(run_id)
+        return await self._create(resolved, inputs, request_id, parent_run_id=None)
 
     async def _create(
         self, resolved: Definition, inputs: dict[str, Any], request_id: str, parent_run_id: str | None
-    ) -> str:
+    ) -> RunView:
+        """Store and start a run; the run already started with ``request_id`` instead, if any."""
         now = self._clock()
         row = RunRow(
             run_id=str(uuid.uuid4()),
             pipeline_name=resolved.name,
             revision=resolved.revision,
             state=RunState.PENDING.value,
-            definition=resolved.document,
             parameters=resolved.plan.parameters_for(inputs),
             outputs=None,
             error=None,
@@ -160,16 +150,15 @@ class Runs:
             create_time=now,
             start_time=None,
             end_time=None,
-            last_sequence=1,
+            last_sequence=0,
         )
-        first = StoredEvent(row.run_id, 1, now, records.run_state_body(RunState.PENDING.value))
-        stored = await asyncio.to_thread(self._store.create_run, row, first)
-        if stored.run_id != row.run_id:
-            return stored.run_id
         active = self._activate(row, resolved.plan)
-        await active.begin()
+        existing = await active.begin(resolved.document)
+        if existing is not None:
+            self._active.pop(row.run_id, None)
+            return await self.get(existing.run_id)
         log.info("run started", run_id=row.run_id, pipeline=row.pipeline_name, revision=row.revision)
-        return row.run_id
+        return active.view()
 
     def _activate(self, row: RunRow, plan: Plan) -> ActiveRun:
         active = ActiveRun(
@@ -252,12 +241,14 @@ class Runs:
     # ----- reading ---------------------------------------------------------------------------
 
     async def get(self, run_id: str) -> RunView:
-        """The run and its step runs; raises RunNotFound."""
-        row = await asyncio.to_thread(self._store.run, run_id)
-        if row is None:
+        """The run and its step runs as stored; raises RunNotFound."""
+        active = self._active.get(run_id)
+        if active is not None:
+            return active.view()
+        view = await asyncio.to_thread(self._store.view, run_id)
+        if view is None:
             raise RunNotFound(run_id)
-        steps = await asyncio.to_thread(self._store.steps, run_id)
-        return RunView(row, steps)
+        return view
 
     async def list_runs(
         self, *, size: int, token: str, pipeline_name: str, states: list[str]
@@ -281,17 +272,17 @@ class Runs:
         """The run's events after ``from_sequence``, then live ones until the run ends."""
         queue = self.feed.subscribe(run_id)
         try:
-            row = await asyncio.to_thread(self._store.run, run_id)
-            if row is None:
+            found = await asyncio.to_thread(self._store.events_after, run_id, from_sequence)
+            if found is None:
                 raise RunNotFound(run_id)
+            state, last_sequence, history = found
             last = from_sequence
-            history = await asyncio.to_thread(self._store.events_after, run_id, from_sequence)
             for event in history:
                 yield event
                 last = event.sequence
                 if records.is_final_event(event.event):
                     return
-            if row.state in records.FINAL_RUN_STATES and (not history or last >= row.last_sequence):
+            if state in records.FINAL_RUN_STATES and (not history or last >= last_sequence):
                 return
             while True:
                 event = await queue.get()
@@ -383,9 +374,9 @@ class Runs:
         """Resume every run that had not ended when the executor last stopped."""
         rows = await asyncio.to_thread(self._store.unfinished_runs, records.FINAL_RUN_STATES)
         resumed = []
-        for row in rows:
+        for row, definition in rows:
             try:
-                plan = self._definitions.plan(row.definition)
+                plan = self._definitions.plan(definition)
             except ExecutorError as error:
                 log.error("cannot resume run", run_id=row.run_id, error=str(error))
                 continue
@@ -395,9 +386,11 @@ class Runs:
         return len(resumed)
 
     async def stop(self) -> None:
-        """Stop working on every run (they resume at the next start) and close connections."""
+        """Stop working on every run (they resume at the next start), finish the
+        writes under way and close connections."""
         for active in list(self._active.values()):
             active.stop()
         for future in list(self._background):
             future.cancel()
+        await self._store.close()
         await self._definitions.close()

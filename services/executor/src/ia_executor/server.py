@@ -6,6 +6,7 @@ every run that had not ended is resumed from its last checkpoint.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -66,6 +67,10 @@ async def wire(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serves until SIGTERM or SIGINT; exit code 0 after a clean shutdown."""
+    # What is loaded by now (modules, classes, functions) lives as long as the
+    # process: out of the garbage collector's sight, a full collection no longer
+    # walks it (each one paused the executor for tens of milliseconds under load).
+    gc.freeze()
     return run(ServiceConfig.from_args(NAME, DEFAULT_PORT, argv), wire)
 
 

@@ -13,20 +13,29 @@ Tables:
 
 `Commit` gathers everything one decision changes; `RunStore.commit` writes it in
 one transaction, so a step's completion, its events and its successors' start are
-stored together or not at all.
+stored together or not at all. A new run is stored with its first decision
+(`RunStore.create_run`), so no run is ever stored without its start.
+
+Writes are queued and written by the store's own thread. When several runs'
+decisions are waiting, they share one transaction and one multi-row statement per
+table (group commit): under load, the cost of a transaction and of a statement is
+spread over many runs. A decision that fails the shared transaction is written
+again on its own, so only its caller sees the failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from ia_service_kit.database import Database, Migration
 from sqlalchemy.engine import Connection, RowMapping
 
-__all__ = ["MIGRATIONS", "Commit", "RunRow", "RunStore", "StoredEvent", "TaskRow"]
+__all__ = ["MIGRATIONS", "RUN_FIELDS", "Commit", "RunRow", "RunStore", "RunView", "StoredEvent", "TaskRow"]
 
 metadata = sa.MetaData()
 
@@ -115,15 +124,70 @@ def _create_tables(connection: Connection) -> None:
 MIGRATIONS: list[Migration] = [(1, _create_tables)]
 
 
+# Statements are built once and executed with parameters (lists of them for many
+# rows): building a statement per call costs more than the database work itself.
+_RUN_COLUMNS = [column for column in runs.c if column.name != "definition"]
+_select_run = sa.select(*_RUN_COLUMNS).where(runs.c.run_id == sa.bindparam("run_id"))
+_select_run_by_request = sa.select(*_RUN_COLUMNS).where(runs.c.request_id == sa.bindparam("request_id"))
+_select_steps = sa.select(step_runs).where(step_runs.c.run_id == sa.bindparam("run_id")).order_by(step_runs.c.position)
+_select_signals = (
+    sa.select(run_signals.c.signal)
+    .where(run_signals.c.run_id == sa.bindparam("run_id"))
+    .order_by(run_signals.c.position)
+)
+# A run's state with its events after a sequence number, in one statement: one row
+# per event, or one row with no event (NULLs) when there are none.
+_select_events_after = (
+    sa.select(runs.c.state, runs.c.last_sequence, run_events.c.sequence, run_events.c.time, run_events.c.event)
+    .select_from(
+        runs.outerjoin(
+            run_events,
+            (run_events.c.run_id == runs.c.run_id) & (run_events.c.sequence > sa.bindparam("after")),
+        )
+    )
+    .where(runs.c.run_id == sa.bindparam("run_id"))
+    .order_by(run_events.c.sequence)
+)
+_select_task = sa.select(human_tasks).where(human_tasks.c.task_id == sa.bindparam("task_id"))
+
+_insert_run = runs.insert()
+_insert_signal = run_signals.insert()
+_insert_event = run_events.insert()
+_insert_step = step_runs.insert()
+_insert_task = human_tasks.insert()
+
+# Where-clause parameters carry a `where_` prefix: plain column names are reserved
+# for the SET clause.
+_STEP_FIELDS = ("state", "attempts", "start_time", "end_time", "input", "output", "error", "idempotency_key")
+_update_step = (
+    step_runs.update()
+    .where(
+        (step_runs.c.run_id == sa.bindparam("where_run_id"))
+        & (step_runs.c.step_id == sa.bindparam("where_step_id"))
+        & (step_runs.c.iteration == sa.bindparam("where_iteration"))
+    )
+    .values({name: sa.bindparam(name) for name in _STEP_FIELDS})
+)
+RUN_FIELDS = ("state", "start_time", "end_time", "outputs", "error", "last_sequence")
+"""The fields of a run that its decisions change; every Commit carries all of them."""
+_update_run = (
+    runs.update()
+    .where(runs.c.run_id == sa.bindparam("where_run_id"))
+    .values({name: sa.bindparam(name) for name in RUN_FIELDS})
+)
+# Task updates change different fields (an answer has a submitter, a timeout has
+# not), so their SET clause follows the parameters given.
+_update_task = human_tasks.update().where(human_tasks.c.key == sa.bindparam("where_key"))
+
+
 @dataclass(frozen=True)
 class RunRow:
-    """A stored run (without its steps)."""
+    """A stored run (without its definition and steps)."""
 
     run_id: str
     pipeline_name: str
     revision: int
     state: str
-    definition: dict[str, Any]
     parameters: dict[str, Any]
     outputs: dict[str, Any] | None
     error: dict[str, Any] | None
@@ -133,6 +197,14 @@ class RunRow:
     start_time: float | None
     end_time: float | None
     last_sequence: int
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run with its step runs (stored step_runs rows, in the order they started)."""
+
+    row: RunRow
+    steps: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -167,143 +239,240 @@ class StoredEvent:
 
 @dataclass
 class Commit:
-    """Everything one decision changes in one run, written in one transaction."""
+    """Everything one decision changes in one run, written in one transaction.
+
+    ``new_steps`` are step runs not stored before, ``changed_steps`` stored ones
+    (step_runs rows without run_id; a changed one keeps its stored position).
+    ``run`` holds every field of RUN_FIELDS.
+    """
 
     run_id: str
-    last_sequence: int
     signal: dict[str, Any] | None = None
     signal_position: int = 0
     events: list[StoredEvent] = field(default_factory=list)
-    step_runs: list[dict[str, Any]] = field(default_factory=list)
+    new_steps: list[dict[str, Any]] = field(default_factory=list)
+    changed_steps: list[dict[str, Any]] = field(default_factory=list)
     run: dict[str, Any] = field(default_factory=dict)
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     task_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _run(row: RowMapping) -> RunRow:
-    return RunRow(**{column: row[column] for column in RunRow.__dataclass_fields__})
+    return RunRow(**row)
 
 
 def _task(row: RowMapping) -> TaskRow:
-    return TaskRow(**{column: row[column] for column in TaskRow.__dataclass_fields__})
+    return TaskRow(**row)
+
+
+def _run_with_request(connection: Connection, request_id: str | None, created: dict[str, RunRow]) -> RunRow | None:
+    """The run stored, or being stored in this batch (``created``), under ``request_id``."""
+    if not request_id:
+        return None
+    if request_id in created:
+        return created[request_id]
+    found = connection.execute(_select_run_by_request, {"request_id": request_id}).first()
+    return None if found is None else _run(found._mapping)
+
+
+@dataclass
+class _Write:
+    """A queued write: a decision, with the new run it starts (row, definition) if any."""
+
+    commit: Commit
+    new_run: tuple[RunRow, dict[str, Any]] | None
+    done: asyncio.Future[RunRow | None]
+
+
+# What a batch of writes gathers for each multi-row statement, in the order they run
+# (runs before the rows that refer to them).
+_BATCH_STATEMENTS = (
+    ("new_runs", _insert_run),
+    ("signals", _insert_signal),
+    ("events", _insert_event),
+    ("new_steps", _insert_step),
+    ("changed_steps", _update_step),
+    ("new_tasks", _insert_task),
+    ("run_updates", _update_run),
+)
 
 
 class RunStore:
-    """Reads and writes runs; each write is one transaction."""
+    """Reads and writes runs.
+
+    Reads are blocking calls (callers run them in a worker thread); each is one
+    transaction. Writes are coroutines: see the module docstring.
+    """
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._queue: list[_Write] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-store")
 
     # ----- writes ---------------------------------------------------------------------
 
-    def create_run(self, row: RunRow, first_event: StoredEvent) -> RunRow:
-        """Stores a new run and its first event; returns the run already stored under
-        the same request id instead, if there is one."""
+    async def create_run(self, row: RunRow, definition: dict[str, Any], first: Commit) -> RunRow:
+        """Stores a new run with its first decision (``row`` as it was before it).
+
+        Returns the run as stored: this one, or the one already stored under the
+        same request id, in which case nothing is written.
+        """
+        return cast(RunRow, await self._write(first, (row, definition)))
+
+    async def commit(self, commit: Commit) -> None:
+        """Writes one decision: signal, events, step runs, run fields and tasks."""
+        await self._write(commit, None)
+
+    async def close(self) -> None:
+        """Waits for the queued writes, then stops the writer thread."""
+        if self._flushing is not None:
+            await self._flushing
+        self._writer.shutdown()
+
+    async def _write(self, commit: Commit, new_run: tuple[RunRow, dict[str, Any]] | None) -> RunRow | None:
+        loop = asyncio.get_running_loop()
+        write = _Write(commit, new_run, loop.create_future())
+        self._queue.append(write)
+        if self._flushing is None:
+            self._flushing = loop.create_task(self._flush())
+        return await write.done
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    outcomes = await loop.run_in_executor(self._writer, self._write_batch, batch)
+                except Exception as error:  # the store is closed: fail the writes, do not strand their callers
+                    outcomes = [error] * len(batch)
+                for write, outcome in zip(batch, outcomes, strict=True):
+                    if write.done.done():  # its caller was cancelled
+                        continue
+                    if isinstance(outcome, Exception):
+                        write.done.set_exception(outcome)
+                    else:
+                        write.done.set_result(outcome)
+        finally:
+            self._flushing = None
+
+    def _write_batch(self, batch: list[_Write]) -> list[RunRow | None | Exception]:
+        """Writes a batch in one transaction: for each write, the stored run (a new
+        run's), None (a decision), or the exception that refused it."""
         try:
             with self._database.write() as connection:
-                if row.request_id:
-                    existing = (
-                        connection.execute(sa.select(runs).where(runs.c.request_id == row.request_id))
-                        .mappings()
-                        .first()
-                    )
-                    if existing is not None:
-                        return _run(existing)
-                connection.execute(runs.insert().values(**row.__dict__))
-                connection.execute(run_events.insert().values(**first_event.__dict__))
-                return row
-        except sa.exc.IntegrityError:
-            # Another call with the same request id won the race.
-            existing = self.run_by_request(row.request_id or "")
-            if existing is None:
-                raise
-            return existing
+                return self._write_together(connection, batch)
+        except Exception as error:
+            if len(batch) > 1:
+                return [outcome for write in batch for outcome in self._write_batch([write])]
+            return [self._refused(batch[0], error)]
 
-    def commit(self, commit: Commit) -> None:
-        """Writes one decision: signal, events, step runs, run fields and tasks."""
-        with self._database.write() as connection:
+    def _refused(self, write: _Write, error: Exception) -> RunRow | Exception:
+        if write.new_run is not None and isinstance(error, sa.exc.IntegrityError):
+            # Another process stored a run with the same request id first.
+            existing = self.run_by_request(write.new_run[0].request_id or "")
+            if existing is not None:
+                return existing
+        return error
+
+    @staticmethod
+    def _write_together(connection: Connection, batch: list[_Write]) -> list[RunRow | None]:
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _BATCH_STATEMENTS}
+        task_updates: list[dict[str, Any]] = []
+        outcomes: list[RunRow | None] = []
+        created: dict[str, RunRow] = {}  # request id -> the new run of this batch
+        for write in batch:
+            commit = write.commit
+            if write.new_run is None:
+                rows["run_updates"].append({"where_run_id": commit.run_id, **commit.run})
+                outcomes.append(None)
+            else:
+                row, definition = write.new_run
+                existing = _run_with_request(connection, row.request_id, created)
+                if existing is not None:
+                    outcomes.append(existing)
+                    continue
+                stored = RunRow(**(row.__dict__ | commit.run))
+                if row.request_id:
+                    created[row.request_id] = stored
+                rows["new_runs"].append(stored.__dict__ | {"definition": definition})
+                outcomes.append(stored)
+            run_id = commit.run_id
             if commit.signal is not None:
-                connection.execute(
-                    run_signals.insert().values(
-                        run_id=commit.run_id, position=commit.signal_position, signal=commit.signal
-                    )
-                )
-            if commit.events:
-                connection.execute(run_events.insert(), [e.__dict__ for e in commit.events])
-            for step in commit.step_runs:
-                key = (
-                    (step_runs.c.run_id == commit.run_id)
-                    & (step_runs.c.step_id == step["step_id"])
-                    & (step_runs.c.iteration == step["iteration"])
-                )
-                updated = connection.execute(
-                    step_runs.update().where(key).values({k: v for k, v in step.items() if k != "position"})
-                ).rowcount
-                if not updated:
-                    connection.execute(step_runs.insert().values(run_id=commit.run_id, **step))
-            for task in commit.new_tasks:
-                connection.execute(human_tasks.insert().values(**task))
-            for key, values in commit.task_updates:
-                connection.execute(human_tasks.update().where(human_tasks.c.key == key).values(**values))
-            connection.execute(
-                runs.update()
-                .where(runs.c.run_id == commit.run_id)
-                .values(last_sequence=commit.last_sequence, **commit.run)
+                rows["signals"].append({"run_id": run_id, "position": commit.signal_position, "signal": commit.signal})
+            rows["events"].extend(event.__dict__ for event in commit.events)
+            rows["new_steps"].extend({"run_id": run_id, **step} for step in commit.new_steps)
+            rows["changed_steps"].extend(
+                {"where_run_id": run_id, "where_step_id": step["step_id"], "where_iteration": step["iteration"]}
+                | {name: step[name] for name in _STEP_FIELDS}
+                for step in commit.changed_steps
             )
+            rows["new_tasks"].extend(commit.new_tasks)
+            task_updates.extend({"where_key": key, **values} for key, values in commit.task_updates)
+        for name, statement in _BATCH_STATEMENTS:
+            if rows[name]:
+                connection.execute(statement, rows[name])
+        for values in task_updates:
+            connection.execute(_update_task, values)
+        return outcomes
 
     # ----- reads ----------------------------------------------------------------------
 
-    def run(self, run_id: str) -> RunRow | None:
-        """The run, or None."""
+    def view(self, run_id: str) -> RunView | None:
+        """The run and its step runs, or None."""
         with self._database.read() as connection:
-            row = connection.execute(sa.select(runs).where(runs.c.run_id == run_id)).mappings().first()
-            return _run(row) if row is not None else None
+            row = connection.execute(_select_run, {"run_id": run_id}).first()
+            if row is None:
+                return None
+            steps = connection.execute(_select_steps, {"run_id": run_id}).mappings()
+            return RunView(_run(row._mapping), [dict(step) for step in steps])
 
     def run_by_request(self, request_id: str) -> RunRow | None:
         """The run started with this request id, or None."""
         with self._database.read() as connection:
-            row = connection.execute(sa.select(runs).where(runs.c.request_id == request_id)).mappings().first()
-            return _run(row) if row is not None else None
+            row = connection.execute(_select_run_by_request, {"request_id": request_id}).first()
+            return _run(row._mapping) if row is not None else None
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's step runs, in the order they started."""
+    def journal(self, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The run's signals in the order they were applied, and its step runs in
+        the order they started (what resuming the run needs)."""
         with self._database.read() as connection:
-            rows = connection.execute(
-                sa.select(step_runs).where(step_runs.c.run_id == run_id).order_by(step_runs.c.position)
-            ).mappings()
-            return [dict(row) for row in rows]
+            signals = list(connection.execute(_select_signals, {"run_id": run_id}).scalars())
+            steps = [dict(step) for step in connection.execute(_select_steps, {"run_id": run_id}).mappings()]
+            return signals, steps
 
-    def signals(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's journal of signals, in the order they were applied."""
+    def events_after(self, run_id: str, sequence: int) -> tuple[str, int, list[StoredEvent]] | None:
+        """The run's state, its last sequence number and its events with a sequence
+        number above ``sequence`` (in order), read in one statement; None if there
+        is no run."""
         with self._database.read() as connection:
-            rows = connection.execute(
-                sa.select(run_signals.c.signal).where(run_signals.c.run_id == run_id).order_by(run_signals.c.position)
-            ).scalars()
-            return list(rows)
+            rows = connection.execute(_select_events_after, {"run_id": run_id, "after": sequence}).all()
+        if not rows:
+            return None
+        events = [StoredEvent(run_id, row.sequence, row.time, row.event) for row in rows if row.sequence is not None]
+        return rows[0].state, rows[0].last_sequence, events
 
-    def events_after(self, run_id: str, sequence: int) -> list[StoredEvent]:
-        """The run's events with a sequence number above ``sequence``, in order."""
+    def unfinished_runs(self, final_states: Sequence[str]) -> list[tuple[RunRow, dict[str, Any]]]:
+        """Every run not in one of ``final_states`` with its definition, oldest first."""
+        query = (
+            sa.select(runs.c.definition, *_RUN_COLUMNS)
+            .where(runs.c.state.not_in(list(final_states)))
+            .order_by(runs.c.create_time)
+        )
         with self._database.read() as connection:
-            rows = connection.execute(
-                sa.select(run_events)
-                .where((run_events.c.run_id == run_id) & (run_events.c.sequence > sequence))
-                .order_by(run_events.c.sequence)
-            ).mappings()
-            return [StoredEvent(**dict(row)) for row in rows]
-
-    def unfinished_runs(self, final_states: Sequence[str]) -> list[RunRow]:
-        """Every run not in one of ``final_states``, oldest first."""
-        with self._database.read() as connection:
-            rows = connection.execute(
-                sa.select(runs).where(runs.c.state.not_in(list(final_states))).order_by(runs.c.create_time)
-            ).mappings()
-            return [_run(row) for row in rows]
+            found = []
+            for row in connection.execute(query).mappings():
+                fields = dict(row)
+                definition = fields.pop("definition")
+                found.append((RunRow(**fields), definition))
+            return found
 
     def list_runs(
         self, *, size: int, after: tuple[float, str] | None, pipeline_name: str, states: Sequence[str]
     ) -> list[RunRow]:
         """Runs newest first, after the (create_time, run_id) key of the previous page."""
-        query = sa.select(runs)
+        query = sa.select(*_RUN_COLUMNS)
         if pipeline_name:
             query = query.where(runs.c.pipeline_name == pipeline_name)
         if states:
@@ -318,14 +487,8 @@ class RunStore:
     def task(self, task_id: str) -> TaskRow | None:
         """The task, or None."""
         with self._database.read() as connection:
-            row = connection.execute(sa.select(human_tasks).where(human_tasks.c.task_id == task_id)).mappings().first()
-            return _task(row) if row is not None else None
-
-    def task_by_key(self, key: str) -> TaskRow | None:
-        """The task a step run opened, or None."""
-        with self._database.read() as connection:
-            row = connection.execute(sa.select(human_tasks).where(human_tasks.c.key == key)).mappings().first()
-            return _task(row) if row is not None else None
+            row = connection.execute(_select_task, {"task_id": task_id}).first()
+            return _task(row._mapping) if row is not None else None
 
     def list_tasks(
         self, *, size: int, after: tuple[float, str] | None, run_id: str, states: Sequence[str]
