@@ -5,6 +5,9 @@ UPPER_SNAKE reason). Invalid requests also carry a `BadRequest` whose field
 violations name the offending field; for a pipeline definition the field is a JSON
 path into it, for example `steps[2].inputs.topic`.
 
+The status builder itself (`error_status`, `abort`, `abort_with`) lives in the SDK's
+`ia_modules.status`, shared with plugin processes, and is re-exported here.
+
 `ErrorInterceptor` makes sure nothing else leaves a service: an unexpected
 exception becomes INTERNAL with a short message, and its traceback goes to the
 server log only.
@@ -13,80 +16,28 @@ server log only.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import status_pb2
 
 from ia_modules.definition import Finding, Severity
+from ia_modules.status import DOMAIN, abort, abort_with, error_status, field_violation
 from ia_service_kit.logging import get_logger
 
-DOMAIN = "ia-modules"
-
-# Status details travel in a trailer, and clients refuse trailers over 8 KiB by
-# default; the details are base64-encoded on the wire, so a 3 KiB budget keeps a
-# definition with thousands of errors a readable INVALID_ARGUMENT rather than a
-# transport failure. Violations beyond it are counted in the message instead.
-_DETAILS_BUDGET_BYTES = 3 * 1024
-_MAX_DESCRIPTION_CHARS = 300
-_MAX_MESSAGE_CHARS = 500
+__all__ = [
+    "DOMAIN",
+    "ErrorInterceptor",
+    "abort",
+    "abort_invalid_argument",
+    "abort_invalid_definition",
+    "abort_with",
+    "definition_error_status",
+    "error_status",
+]
 
 log = get_logger(__name__)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def error_status(
-    code: grpc.StatusCode,
-    reason: str,
-    message: str,
-    metadata: dict[str, str] | None = None,
-    violations: Iterable[error_details_pb2.BadRequest.FieldViolation] = (),
-) -> status_pb2.Status:
-    """Builds the google.rpc.Status for an error: one ErrorInfo, and a BadRequest if any violations."""
-    status = status_pb2.Status(code=code.value[0], message=_clip(message, _MAX_MESSAGE_CHARS))
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata or {})
-    status.details.append(_packed(info))
-    bad_request = error_details_pb2.BadRequest()
-    for violation in violations:
-        bad_request.field_violations.append(violation)
-        if bad_request.ByteSize() + status.ByteSize() > _DETAILS_BUDGET_BYTES:
-            del bad_request.field_violations[-1]
-            break
-    if bad_request.field_violations:
-        status.details.append(_packed(bad_request))
-    return status
-
-
-def _packed(message: Any) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message)
-    return packed
-
-
-async def abort_with(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> NoReturn:
-    """Ends the call with a prepared status (see `error_status`)."""
-    await context.abort_with_status(rpc_status.to_status(status))
-    raise AssertionError("abort_with_status returned")  # pragma: no cover - grpc always raises
-
-
-async def abort(
-    context: grpc.aio.ServicerContext,
-    code: grpc.StatusCode,
-    reason: str,
-    message: str,
-    **metadata: object,
-) -> NoReturn:
-    """Ends the call with `code`, `message` and an ErrorInfo(`reason`, `metadata`).
-
-    Metadata values are sent as strings, for example `name="hello", revision=3`.
-    """
-    await abort_with(context, error_status(code, reason, message, {k: str(v) for k, v in metadata.items()}))
 
 
 async def abort_invalid_argument(
@@ -98,9 +49,7 @@ async def abort_invalid_argument(
     **metadata: object,
 ) -> NoReturn:
     """INVALID_ARGUMENT about one request field, with a BadRequest field violation naming it."""
-    violation = error_details_pb2.BadRequest.FieldViolation(
-        field=field, description=_clip(description, _MAX_DESCRIPTION_CHARS), reason=reason
-    )
+    violation = field_violation(field, description, reason)
     status = error_status(
         grpc.StatusCode.INVALID_ARGUMENT,
         reason,
@@ -115,13 +64,10 @@ def definition_error_status(findings: Sequence[Finding]) -> status_pb2.Status:
     """The INVALID_DEFINITION status for a definition's error findings (warnings are left out)."""
     errors = [f for f in findings if f.severity is Severity.ERROR]
     violations = [
-        error_details_pb2.BadRequest.FieldViolation(
-            field=finding.path,
-            description=_clip(
-                f"{finding.message} (hint: {finding.hint})" if finding.hint else finding.message,
-                _MAX_DESCRIPTION_CHARS,
-            ),
-            reason=finding.code,
+        field_violation(
+            finding.path,
+            f"{finding.message} (hint: {finding.hint})" if finding.hint else finding.message,
+            finding.code,
         )
         for finding in errors
     ]

@@ -23,7 +23,6 @@ import grpc
 from ia.plugin.v1 import message_pb2, service_pb2_grpc
 from ia.plugin.v1 import request_response_pb2 as rr
 from ia_modules.client import to_dict, to_struct
-from ia_modules.plugin import status
 from ia_modules.plugin.authoring import (
     ConditionResult,
     ConfigError,
@@ -37,6 +36,7 @@ from ia_modules.plugin.authoring import (
 from ia_modules.plugin.context import Emit, PluginContext
 from ia_modules.plugin.protocol import PROTOCOL_VERSION
 from ia_modules.plugin.schema import violations
+from ia_modules.status import abort, field_violation
 
 log = logging.getLogger("ia_modules.plugin")
 
@@ -52,7 +52,8 @@ class CallFailure(Exception):
     metadata: dict[str, str] = field(default_factory=dict)
 
     async def abort(self, context: grpc.aio.ServicerContext) -> None:
-        await status.abort(context, self.code, self.reason, self.message, violations=self.violations, **self.metadata)
+        details = [field_violation(path, description, self.reason) for path, description in self.violations]
+        await abort(context, self.code, self.reason, self.message, violations=details, **self.metadata)
 
 
 class CallWatch:
