@@ -175,10 +175,12 @@ def test_cel_is_compiled_once():
     assert compile_cel("1 == 1") is compile_cel("1 == 1")
 
 
-def test_plugin_conditions_report_that_no_host_is_available():
-    for condition in ({"type": "plugin", "plugin": "threshold"}, {"type": "threshold_condition"}):
-        with pytest.raises(ConditionError, match="no plugin host"):
+def test_plugin_conditions_are_left_to_the_executor():
+    for condition in ({"type": "plugin", "plugin": "threshold"}, {"type": "threshold"}):
+        with pytest.raises(ConditionError, match="only the executor can call it"):
             fires(condition)
+    compiled = compile_condition({"type": "plugin", "plugin": "threshold", "config": {"field": "x"}})
+    assert (compiled.kind, compiled.plugin, compiled.config) == ("plugin", "threshold", {"field": "x"})
 
 
 def test_proto_conditions_are_accepted():
@@ -186,3 +188,18 @@ def test_proto_conditions_are_accepted():
 
     condition = pipeline_pb2.Condition(type="cel", expr="result.value > 0.5")
     assert fires(condition)
+
+
+def test_the_cel_runtime_loads_without_the_cel_command_line_tool() -> None:
+    # Every CLI call and service start pays for what the runtime imports.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from ia_modules.conditions import compile_cel; "
+        "assert compile_cel('1 + 2').execute({}) == 3; "
+        "print('prompt_toolkit' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -105,12 +107,22 @@ def compile_cel(expr: str) -> cel.Program:
     """Compile a CEL expression once; raise ConditionError if it does not parse."""
     if not expr or not expr.strip():
         raise ConditionError("CEL expression is empty", expr)
-    import cel
-
+    cel = _cel_runtime()
     try:
         return cel.compile(expr)
     except Exception as exc:  # the runtime raises several types for parse errors
         raise ConditionError(f"CEL expression {expr!r} does not compile: {exc}", expr) from exc
+
+
+def _cel_runtime() -> types.ModuleType:
+    # The `cel` package imports its own command-line tool, and prompt_toolkit with
+    # it, when imported: about a second that every CLI call and service start would
+    # pay for a runtime that needs none of it. A placeholder stands in for the tool.
+    if "cel" not in sys.modules:
+        sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+    import cel
+
+    return cel
 
 
 def _show(value: Any) -> str:
@@ -180,16 +192,20 @@ class _Cel(Condition):
 
 
 class _Plugin(Condition):
-    __slots__ = ("plugin",)
+    """Decided by a condition plugin: the engine asks the executor (EvaluateCondition)."""
+
+    __slots__ = ("config", "plugin")
     kind = "plugin"
 
-    def __init__(self, plugin: str) -> None:
+    def __init__(self, plugin: str, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"plugin:{plugin}")
         self.plugin = plugin
+        self.config = dict(config or {})
 
     def evaluate(self, context: Mapping[str, Any]) -> Verdict:
         raise ConditionError(
-            f"condition plugin {self.plugin!r} cannot be evaluated: no plugin host yet",
+            f"condition plugin {self.plugin!r} cannot be evaluated here: only the executor can call it, "
+            "on a forward transition (not on a loop's back edge)",
             self.text,
         )
 
@@ -376,5 +392,5 @@ def compile_condition(condition: Any) -> Condition:
         name = condition.get("plugin")
         if not name:
             raise ConditionError("plugin condition needs `plugin`, the plugin's name")
-        return _Plugin(name)
-    return _Plugin(kind)
+        return _Plugin(name, condition.get("config"))
+    return _Plugin(kind, condition.get("config"))
