@@ -51,11 +51,13 @@ def remove_empty_grpc_modules() -> None:
 
 
 def write_package_markers() -> None:
-    # Every folder of the generated tree must be a regular package for editors and wheels.
+    # Every folder of the generated tree must be a regular package for editors and
+    # wheels, and py.typed tells type checkers to read the .pyi files.
     for folder in [PY_OUT / "ia", *(p for p in (PY_OUT / "ia").rglob("*") if p.is_dir())]:
         marker = folder / "__init__.py"
         if not marker.exists():
             marker.write_text('"""Generated from protos/ by scripts/gen_protos.py."""\n')
+    (PY_OUT / "ia" / "py.typed").touch()
 
 
 def main() -> None:
