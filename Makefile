@@ -9,6 +9,7 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/npm/node_modules/.bin:$(CURDIR)/.venv/bin:$
 export UV_LINK_MODE := copy
 
 GRPCURL_VERSION := v1.9.4
+PROMETHEUS_VERSION := v0.316.0
 BUF_VERSION := 1.75.0
 PYTEST_ARGS ?=
 
@@ -25,13 +26,17 @@ $(TOOLS)/bin/uv:
 $(TOOLS)/bin/grpcurl:
 	GOBIN=$(TOOLS)/bin go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
+# promtool checks the alert rules; it is a large build the first time (minutes).
+$(TOOLS)/bin/promtool:
+	GOBIN=$(TOOLS)/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
 $(TOOLS)/npm/node_modules/.bin/buf:
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @bufbuild/buf@$(BUF_VERSION)
 
 system-packages:
 	@bash scripts/install-system-packages.sh
 
-tools: system-packages $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/npm/node_modules/.bin/buf ## install the tools the project uses (.tools/, and bubblewrap and graphviz from Debian)
+tools: system-packages $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/bin/promtool $(TOOLS)/npm/node_modules/.bin/buf ## install the tools the project uses (.tools/, and bubblewrap and graphviz from Debian)
 
 .venv/.synced: $(TOOLS)/bin/uv pyproject.toml uv.lock sdk/python/pyproject.toml $(wildcard services/*/pyproject.toml)
 	uv sync --frozen
@@ -61,7 +66,7 @@ sdk-java: ## the Java client: mvn verify (protoc and grpc-java come from Maven C
 
 test: tools proto sdks ## install what is needed and run every test, with coverage per service
 	uv run --frozen pytest -n 2 --dist loadgroup \
-	  --cov=ia_modules --cov=ia_service_kit --cov=ia_registry --cov=ia_executor --cov=ia_plugins \
+	  --cov=ia_modules --cov=ia_service_kit --cov=ia_registry --cov=ia_executor --cov=ia_plugins --cov=ia_telemetry \
 	  --cov-report=term:skip-covered --cov-report=xml:build/coverage.xml $(PYTEST_ARGS)
 	uv run --frozen python scripts/coverage_by_package.py build/coverage.xml
 

@@ -16,7 +16,7 @@ TARGET_PERCENT = 85.0
 
 def package_of(filename: str) -> str:
     parts = PurePosixPath(filename).parts
-    for marker in ("ia_modules", "ia_service_kit", "ia_registry", "ia_executor"):
+    for marker in ("ia_modules", "ia_service_kit", "ia_registry", "ia_executor", "ia_plugins", "ia_telemetry"):
         if marker in parts:
             index = parts.index(marker)
             if marker == "ia_modules" and len(parts) > index + 2:

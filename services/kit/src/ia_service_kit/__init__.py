@@ -8,4 +8,7 @@
   ordered per-service migrations.
 - `pagination`: `PageTokens`, `page_size` - signed, opaque page tokens.
 - `logging`: `configure_logging`, `get_logger` - one structured line per event.
+- `telemetry`: tracing over OTLP (bounded, never blocking), gRPC server spans and
+  RPC metrics, `/metrics` for Prometheus, and the metric catalog (pipeline_*,
+  plugin_*, grpc_server_*) every service shares.
 """

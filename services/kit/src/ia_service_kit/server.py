@@ -29,6 +29,7 @@ from ia_service_kit.config import ServiceConfig
 from ia_service_kit.database import Database
 from ia_service_kit.errors import ErrorInterceptor
 from ia_service_kit.logging import configure_logging, get_logger
+from ia_service_kit.telemetry import TelemetrySettingsError, configure_tracing, serve_metrics, server_interceptors
 
 __all__ = ["RunningServer", "ServiceConfig", "Wiring", "public_service_names", "run", "serve", "start"]
 
@@ -128,7 +129,8 @@ async def start(config: ServiceConfig, wire: Wire) -> RunningServer:
     if inspect.isawaitable(wiring):
         wiring = await wiring
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
+        # Telemetry outermost, so it sees the status the error interceptor settles on.
+        interceptors=[*server_interceptors(), ErrorInterceptor()],
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -188,6 +190,11 @@ async def serve(config: ServiceConfig, wire: Wire, *, stop: asyncio.Event | None
     """Runs the service until SIGTERM or SIGINT (or until `stop` is set), then shuts
     down gracefully."""
     running = await start(config, wire)
+    try:
+        metrics = serve_metrics(config)
+    except BaseException:
+        await running.stop(0)
+        raise
     stop_event = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled = (signal.SIGTERM, signal.SIGINT)
@@ -199,6 +206,8 @@ async def serve(config: ServiceConfig, wire: Wire, *, stop: asyncio.Event | None
         for signum in handled:
             loop.remove_signal_handler(signum)
         await running.stop()
+        if metrics is not None:
+            metrics.close()
 
 
 def _on_signal(stop_event: asyncio.Event, signum: int) -> None:
@@ -206,12 +215,19 @@ def _on_signal(stop_event: asyncio.Event, signum: int) -> None:
     stop_event.set()
 
 
-def run(config: ServiceConfig, wire: Wire) -> int:
-    """The body of a service's `main()`: logging, serve until signalled, exit code."""
+def run(config: ServiceConfig, wire: Wire, *, tracing: bool = True) -> int:
+    """The body of a service's `main()`: logging, tracing, serve until signalled, exit code.
+
+    `tracing=False` keeps the process's own spans to itself (the telemetry service,
+    whose spans would come back to it as more spans).
+    """
     configure_logging(config.name)
+    tracer = None
     try:
+        if tracing:
+            tracer = configure_tracing(config.name)
         asyncio.run(serve(config, wire))
-    except OSError as error:
+    except (OSError, TelemetrySettingsError) as error:
         log.error("cannot start", error=str(error))
         return 1
     except Exception:
@@ -219,4 +235,7 @@ def run(config: ServiceConfig, wire: Wire) -> int:
         # traceback, and a non-zero exit for the launcher.
         log.exception("cannot start")
         return 1
+    finally:
+        if tracer is not None:
+            tracer.shutdown()
     return 0
