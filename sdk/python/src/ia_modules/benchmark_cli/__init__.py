@@ -1,0 +1,1 @@
+"""`ia-benchmark`: benchmark pipelines, compare with baselines, report, and gate CI."""
