@@ -197,7 +197,7 @@ async def test_plugin_steps_fail_clearly_without_a_plugin_host(start_executor):
         response = await executor.StartRun(start(linear({"id": "fetch", "plugin": "http_request"})))
         run = await finished(executor, response.run.run_id)
         assert state(run) == "FAILED" and run.error.kind == "PLUGIN_UNAVAILABLE"
-        assert "no plugin host yet" in run.error.message and "http_request" in run.error.message
+        assert "no plugin host configured" in run.error.message and "http_request" in run.error.message
 
 
 async def test_retries_are_recorded_with_attempts(executor, runner):

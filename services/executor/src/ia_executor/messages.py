@@ -117,6 +117,13 @@ def _set_step_log(target: message_pb2.StepLog, body: dict[str, Any]) -> None:
     target.message = body["message"]
 
 
+def _set_step_progress(target: message_pb2.StepProgress, body: dict[str, Any]) -> None:
+    target.step_id = body["step_id"]
+    target.iteration = body["iteration"]
+    target.fraction = body["fraction"]
+    target.message = body["message"]
+
+
 def _set_outputs(target: message_pb2.RunOutputs, body: dict[str, Any]) -> None:
     _set_struct(target.outputs, body.get("outputs"))
 
@@ -131,6 +138,7 @@ _EVENT_KINDS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "run_state_changed": _set_run_state_changed,
     "step_state_changed": _set_step_state_changed,
     "step_log": _set_step_log,
+    "step_progress": _set_step_progress,
     "outputs": _set_outputs,
     "input_requested": _set_input_requested,
 }

@@ -60,6 +60,11 @@ def step_log_body(step_id: str, iteration: int, level: str, message: str) -> dic
     return {"step_log": {"step_id": step_id, "iteration": iteration, "level": level, "message": message}}
 
 
+def step_progress_body(step_id: str, iteration: int, fraction: float, message: str) -> dict[str, Any]:
+    """A step_progress event body."""
+    return {"step_progress": {"step_id": step_id, "iteration": iteration, "fraction": fraction, "message": message}}
+
+
 def task_dict(event: InputRequested, *, task_id: str, run_id: str, pipeline_name: str) -> dict[str, Any]:
     """The stored human_tasks row an InputRequested event opens."""
     return {

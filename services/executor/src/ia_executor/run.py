@@ -21,8 +21,10 @@ from typing import Any, Protocol
 from ia_modules.engine import (
     Action,
     CancelWork,
+    ConditionEvaluated,
     Decision,
     ErrorKind,
+    EvaluateCondition,
     ExecuteStep,
     InputRequested,
     Plan,
@@ -45,6 +47,7 @@ from ia_service_kit.logging import get_logger
 from ia_executor import records
 from ia_executor.feed import EventFeed
 from ia_executor.store import RUN_FIELDS, Commit, RunRow, RunStore, RunView, StoredEvent
+from ia_executor.telemetry import run_telemetry
 from ia_executor.work import StepError, StepRunner
 
 __all__ = ["ActiveRun", "ChildRuns"]
@@ -79,11 +82,13 @@ class ActiveRun:
     ) -> None:
         self.row = row  # the run as last committed
         self.run_id = row.run_id
+        self.telemetry = run_telemetry(row.run_id, plan)
         self.scheduler = Scheduler(
             plan,
             row.run_id,
             row.parameters,
             run_info={"parent_run_id": row.parent_run_id or ""},
+            record_transitions=self.telemetry.wants_transitions,
         )
         self._store = store
         self._feed = feed
@@ -148,6 +153,7 @@ class ActiveRun:
                 return
             inflight = self.scheduler.inflight()
             now = self._clock()
+            self.telemetry.resumed(self.scheduler, now)
             commit = Commit(self.run_id)
             for action in inflight:
                 step_id, iteration = action.step_id, action.iteration
@@ -177,9 +183,22 @@ class ActiveRun:
             await self._apply(StepSucceeded(key, data, self._clock()), task_update=(key, update))
             return True
 
+    async def note(self, body: dict[str, Any]) -> None:
+        """Record and stream an event that is no signal (a plugin's log line or progress)."""
+        async with self._lock:
+            if self._stopped or self.ended:
+                return
+            commit = Commit(self.run_id)
+            self._add_event(commit, body, self._clock())
+            commit.run = self._run_fields()
+            await self._store.commit(commit)
+            self._remember(commit)
+            self._feed.publish(self.run_id, commit.events)
+
     def stop(self) -> None:
         """Stop this process's work on the run without changing it (shutdown)."""
         self._stopped = True
+        self.telemetry.stopped()
         if self._timer is not None:
             self._timer.cancel()
         current = asyncio.current_task()
@@ -207,6 +226,7 @@ class ActiveRun:
 
     async def _committed(self, commit: Commit, decision: Decision) -> None:
         """What follows a decision once it is stored: watchers, its work, the end."""
+        self.telemetry.observe(decision, self.scheduler)
         self._remember(commit)
         self._feed.publish(self.run_id, commit.events)
         for action in decision.actions:
@@ -293,11 +313,16 @@ class ActiveRun:
             self._detached.add(cancel)
             cancel.add_done_callback(self._detached.discard)
         elif isinstance(action, ExecuteStep):
-            self._spawn(action.key, self._execute(action))
+            # Work started under the attempt's span (a plugin call) is its child.
+            with self.telemetry.attempt(action.step_id, action.iteration):
+                self._spawn(action.key, self._execute(action))
+        elif isinstance(action, EvaluateCondition):
+            self._spawn(action.key, self._ask(action))
         elif isinstance(action, StartTimer):
             self._spawn(action.key, self._wait(action))
         elif isinstance(action, StartChildRun):
-            self._spawn(action.key, self._children.start_child(self, action))
+            with self.telemetry.attempt(action.step_id, action.iteration):
+                self._spawn(action.key, self._children.start_child(self, action))
 
     def _spawn(self, key: str, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -332,6 +357,20 @@ class ActiveRun:
         else:
             output = output if isinstance(output, dict) else {"value": output}
             signal = StepSucceeded(action.key, output, self._clock())
+        await self.signal(signal)
+
+    async def _ask(self, action: EvaluateCondition) -> None:
+        """Ask the runner for a condition plugin's verdict; a failure fails the run."""
+        try:
+            verdict = await self._runner.evaluate(action)
+        except StepError as error:
+            signal: Signal = StepFailed(action.key, error.kind, error.message, self._clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a runner bug must fail the run, not the executor
+            signal = StepFailed(action.key, ErrorKind.STEP_ERROR, f"{type(error).__name__}: {error}", self._clock())
+        else:
+            signal = ConditionEvaluated(action.key, verdict.fired, verdict.reason, self._clock())
         await self.signal(signal)
 
     async def _wait(self, action: StartTimer) -> None:

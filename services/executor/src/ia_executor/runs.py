@@ -238,6 +238,12 @@ class Runs:
         if row is not None and row.run_id in self._active:
             await self._active[row.run_id].signal(Cancel(f"parent run: {reason}", self._clock()))
 
+    async def note(self, run_id: str, body: dict[str, Any]) -> None:
+        """Record an event that is no signal (a plugin's log or progress) in a run of this process."""
+        active = self._active.get(run_id)
+        if active is not None:
+            await active.note(body)
+
     # ----- reading ---------------------------------------------------------------------------
 
     async def get(self, run_id: str) -> RunView:

@@ -1,7 +1,9 @@
 """Starts the executor: `ia-executor --port N` or `python -m ia_executor.server --port N`.
 
-IA_REGISTRY_ADDRESS says where the registry is (default localhost:50051). On start,
-every run that had not ended is resumed from its last checkpoint.
+IA_REGISTRY_ADDRESS says where the registry is (default localhost:50051);
+IA_PLUGIN_HOST_ADDRESS where the plugin host is (without it, plugin steps fail
+with PLUGIN_UNAVAILABLE). On start, every run that had not ended is resumed from
+its last checkpoint.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from ia.executor.v1 import service_pb2_grpc
 from ia_service_kit.database import Database
@@ -19,6 +21,7 @@ from ia_service_kit.pagination import PageTokens
 from ia_service_kit.server import ServiceConfig, Wiring, run
 
 from ia_executor.definitions import Definitions
+from ia_executor.plugins import PluginRunner, plugin_host_address
 from ia_executor.runs import Runs
 from ia_executor.service import ExecutorService
 from ia_executor.store import MIGRATIONS, RunStore
@@ -48,6 +51,13 @@ async def wire(
     ``registry``, ``runner`` and ``clock`` replace the defaults (tests pass their own).
     """
     database = Database.for_service(config, MIGRATIONS)
+    on_stop: list[Callable[[], Awaitable[None]]] = []
+    address = plugin_host_address()
+    if runner is None and address is not None:
+        # The runner records plugin logs in the runs, which are built with it.
+        plugins = PluginRunner(address, report=lambda run_id, body: runs.note(run_id, body), clock=clock)
+        runner = plugins
+        on_stop.append(plugins.close)
     runs = Runs(
         RunStore(database),
         Definitions(registry or registry_address()),
@@ -61,7 +71,7 @@ async def wire(
     return Wiring(
         servicers=[(service_pb2_grpc.add_ExecutorServiceServicer_to_server, ExecutorService(runs))],
         database=database,
-        on_stop=[runs.stop],
+        on_stop=[runs.stop, *on_stop],
     )
 
 

@@ -8,13 +8,14 @@ How an executor drives it::
     decision = scheduler.apply(Start(now))
     # persist decision.events (and the signal) in one transaction, then perform
     # decision.actions; report each action's end with StepSucceeded/StepFailed
-    # (same key); call Tick(now) at scheduler.next_wakeup; Cancel(reason, now).
+    # (same key); answer EvaluateCondition (a condition plugin) with
+    # ConditionEvaluated; call Tick(now) at scheduler.next_wakeup; Cancel(reason, now).
 
 After a crash, replay the journal of applied signals into a new Scheduler, then
 dispatch ``scheduler.inflight()`` again (same keys) and ``Tick`` at the current time.
 """
 
-from ia_modules.engine.actions import Action, CancelWork, ExecuteStep, StartChildRun, StartTimer
+from ia_modules.engine.actions import Action, CancelWork, EvaluateCondition, ExecuteStep, StartChildRun, StartTimer
 from ia_modules.engine.dry_run import DryRunResult, dry_run
 from ia_modules.engine.events import (
     Event,
@@ -27,16 +28,27 @@ from ia_modules.engine.events import (
 )
 from ia_modules.engine.plan import Plan, PlanError, RetryPolicy, compile_plan
 from ia_modules.engine.scheduler import Decision, NotTaken, Scheduler, StepRecord
-from ia_modules.engine.signals import Cancel, Signal, Start, StepFailed, StepSucceeded, Tick, signal_from_dict
+from ia_modules.engine.signals import (
+    Cancel,
+    ConditionEvaluated,
+    Signal,
+    Start,
+    StepFailed,
+    StepSucceeded,
+    Tick,
+    signal_from_dict,
+)
 from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
 
 __all__ = [
     "Action",
     "Cancel",
     "CancelWork",
+    "ConditionEvaluated",
     "Decision",
     "DryRunResult",
     "ErrorKind",
+    "EvaluateCondition",
     "Event",
     "ExecuteStep",
     "ExecutionError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Action", "CancelWork", "ExecuteStep", "StartChildRun", "StartTimer"]
+__all__ = ["Action", "CancelWork", "EvaluateCondition", "ExecuteStep", "StartChildRun", "StartTimer"]
 
 
 @dataclass(slots=True)
@@ -68,6 +68,25 @@ class StartChildRun:
 
 
 @dataclass(slots=True)
+class EvaluateCondition:
+    """Ask condition plugin ``plugin`` whether the transition ``source -> target`` fires.
+
+    ``input`` is the source step's output. Report the verdict with
+    ``ConditionEvaluated`` (same key), or a failure with ``StepFailed``: the run
+    then fails with CONDITION_ERROR. The key is the source step run's key with
+    ``/condition/<transition index>`` appended.
+    """
+
+    key: str
+    step_id: str
+    iteration: int
+    target: str
+    plugin: str
+    config: dict[str, Any]
+    input: dict[str, Any]
+
+
+@dataclass(slots=True)
 class CancelWork:
     """Stop the work ``key`` (and a child run started for it); its result is ignored."""
 
@@ -75,4 +94,4 @@ class CancelWork:
     reason: str
 
 
-Action = ExecuteStep | StartTimer | StartChildRun | CancelWork
+Action = ExecuteStep | StartTimer | StartChildRun | EvaluateCondition | CancelWork

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ia_modules.engine.actions import ExecuteStep, StartChildRun, StartTimer
+from ia_modules.engine.actions import EvaluateCondition, ExecuteStep, StartChildRun, StartTimer
 from ia_modules.engine.plan import Plan
 from ia_modules.engine.scheduler import NotTaken, Scheduler, StepRecord
+from ia_modules.engine.signals import ConditionEvaluated
 from ia_modules.engine.states import ExecutionError, RunState
 
 __all__ = ["DryRunResult", "dry_run"]
@@ -48,7 +49,7 @@ def dry_run(
     A step without a mock echoes its input; a map step's mock may be a list, one
     output per item; a human_input step without a mock answers with its
     ``default_response``, or echoes the data under review. Retries and waits take
-    no time.
+    no time. A transition guarded by a condition plugin is taken: no plugin is called.
     """
     mocks = mocks or {}
     scheduler = Scheduler(plan, run_id, parameters, record_transitions=True)
@@ -65,6 +66,10 @@ def dry_run(
                 output = _mock(mocks, action.step_id, action.item_index, action.inputs)
             elif isinstance(action, StartTimer):
                 output = {}
+            elif isinstance(action, EvaluateCondition):
+                verdict = ConditionEvaluated(action.key, True, "a dry run takes plugin conditions", now)
+                pending.extend(scheduler.apply(verdict).actions)
+                continue
             else:
                 continue
             pending.extend(scheduler.succeed(action.key, output, now).actions)

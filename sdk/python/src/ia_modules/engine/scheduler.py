@@ -20,6 +20,10 @@ Semantics (DESIGN.md §5):
   pipeline's defaults; otherwise the run fails.
 - A condition that errors (a CEL runtime error, say) fails the run, naming the
   transition, the expression and the step.
+- A condition plugin cannot run here: for a forward transition guarded by one,
+  the scheduler asks the executor (EvaluateCondition) and resolves the transition
+  when the ConditionEvaluated signal comes back. Being a signal, the verdict is
+  journaled, so a replay decides the same way.
 
 The scheduler does no I/O, never reads the clock and draws randomness (retry
 jitter) only from its ``rng``, seeded from the run id unless one is given.
@@ -34,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ia_modules.conditions import ConditionError
-from ia_modules.engine.actions import Action, CancelWork, ExecuteStep, StartChildRun, StartTimer
+from ia_modules.engine.actions import Action, CancelWork, EvaluateCondition, ExecuteStep, StartChildRun, StartTimer
 from ia_modules.engine.events import (
     Event,
     InputRequested,
@@ -45,7 +49,7 @@ from ia_modules.engine.events import (
     TaskClosed,
 )
 from ia_modules.engine.plan import Plan, StepPlan, TransitionPlan
-from ia_modules.engine.signals import Cancel, Signal, Start, StepFailed, StepSucceeded, Tick
+from ia_modules.engine.signals import Cancel, ConditionEvaluated, Signal, Start, StepFailed, StepSucceeded, Tick
 from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
 from ia_modules.templates import TemplateError
 
@@ -187,6 +191,8 @@ class Scheduler:
         self._ready: deque[tuple[_Node, bool]] = deque()
         self._active: dict[str, _Node] = {}
         self._waiting = 0
+        # Condition plugins asked and not answered yet: the run cannot end meanwhile.
+        self._asking = 0
         self._inflight: dict[str, _Work] = {}
         self._timers: dict[str, tuple[float, _Node, int | None]] = {}
         self._deadline: float | None = None
@@ -206,6 +212,8 @@ class Scheduler:
             self._on_succeeded(signal.key, signal.output, now)
         elif isinstance(signal, StepFailed):
             self._on_failed(signal.key, ExecutionError(signal.kind, signal.message), now)
+        elif isinstance(signal, ConditionEvaluated):
+            self._on_condition(signal.key, signal.fired, signal.reason, now)
         elif isinstance(signal, Tick):
             self._on_tick(now)
         elif isinstance(signal, Start):
@@ -270,8 +278,8 @@ class Scheduler:
     def _settle(self, now: float) -> None:
         if self._ended or self.state is RunState.PENDING:
             return
-        if self._active or self._ready:
-            waiting = self._waiting == len(self._active) and not self._ready
+        if self._active or self._ready or self._asking:
+            waiting = self._waiting == len(self._active) and not self._ready and not self._asking
             state = RunState.WAITING_FOR_INPUT if waiting else RunState.RUNNING
             if state is not self.state:
                 self.state = state
@@ -315,6 +323,7 @@ class Scheduler:
         self._active.clear()
         self._ready.clear()
         self._waiting = 0
+        self._asking = 0
         self.state = state
         self._ended = True
         self.error = error
@@ -383,6 +392,9 @@ class Scheduler:
                 if condition.always:
                     self._resolve(edge, True, "")
                     continue
+                if condition.kind == "plugin":
+                    self._ask(node, edge, now)
+                    continue
                 if context is None:
                     context = self._context(result=self._outputs.get(plan.id))
                 verdict = self._evaluate(edge, context, now)
@@ -421,6 +433,42 @@ class Scheduler:
                 now,
             )
             return None
+
+    def _ask(self, node: _Node, edge: TransitionPlan, now: float) -> None:
+        """Have the executor call the condition plugin guarding ``edge``."""
+        condition = edge.condition
+        key = f"{node.key}/condition/{edge.index}"
+        action = EvaluateCondition(
+            key,
+            edge.source,
+            node.record.iteration,
+            edge.target,
+            condition.plugin,
+            condition.config,
+            self._outputs.get(edge.source) or {},
+        )
+        self._inflight[key] = _Work(node, None, action, edge)
+        self._asking += 1
+        self._actions.append(action)
+
+    def _on_condition(self, key: str, fired: bool, reason: str, now: float) -> None:
+        work = self._inflight.pop(key, None)
+        if work is None or not isinstance(work.action, EvaluateCondition):
+            return
+        self._asking -= 1
+        edge = work.data
+        verb = "fires" if fired else "does not fire"
+        self._log(work.node, "info", f"condition plugin {work.action.plugin!r}: {edge.label} {verb} ({reason})", now)
+        self._resolve(edge, fired, reason)
+
+    def _condition_failed(self, work: _Work, error: ExecutionError, now: float) -> None:
+        self._asking -= 1
+        edge = work.data
+        message = (
+            f"transition {edge.label} (after step {edge.source!r}): condition plugin "
+            f"{work.action.plugin!r} failed: {error.kind}: {error.message}"
+        )
+        self._terminate(RunState.FAILED, ExecutionError(ErrorKind.CONDITION_ERROR, message, edge.source), now)
 
     # ----- loops -----------------------------------------------------------------------
 
@@ -781,9 +829,10 @@ class Scheduler:
     # ----- results from the executor ---------------------------------------------------
 
     def _on_succeeded(self, key: str, output: dict[str, Any], now: float) -> None:
-        work = self._inflight.pop(key, None)
-        if work is None:
+        work = self._inflight.get(key)
+        if work is None or isinstance(work.action, EvaluateCondition):
             return
+        del self._inflight[key]
         node = work.node
         if work.index is not None:
             self._item_succeeded(node, work, output, now)
@@ -799,6 +848,9 @@ class Scheduler:
     def _on_failed(self, key: str, error: ExecutionError, now: float) -> None:
         work = self._inflight.pop(key, None)
         if work is None:
+            return
+        if isinstance(work.action, EvaluateCondition):
+            self._condition_failed(work, error, now)
             return
         if work.index is not None:
             self._item_failed(work.node, work.index, error, now)

@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "Cancel",
+    "ConditionEvaluated",
     "Signal",
     "Start",
     "StepFailed",
@@ -61,6 +62,20 @@ class StepFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ConditionEvaluated:
+    """The condition plugin asked with ``EvaluateCondition`` (same key) gave its verdict."""
+
+    key: str
+    fired: bool
+    reason: str
+    now: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "condition_evaluated", **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed: fire due retries, input deadlines and the run's deadline."""
 
@@ -83,12 +98,13 @@ class Cancel:
         return {"signal": "cancel", **asdict(self)}
 
 
-Signal = Start | StepSucceeded | StepFailed | Tick | Cancel
+Signal = Start | StepSucceeded | StepFailed | ConditionEvaluated | Tick | Cancel
 
 _BY_NAME = {
     "start": Start,
     "step_succeeded": StepSucceeded,
     "step_failed": StepFailed,
+    "condition_evaluated": ConditionEvaluated,
     "tick": Tick,
     "cancel": Cancel,
 }

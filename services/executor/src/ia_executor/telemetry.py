@@ -1,0 +1,340 @@
+"""What a run tells telemetry: spans for the run, each step attempt and each condition,
+and the pipeline metrics of the kit's catalog.
+
+It reads the scheduler's decisions after they are committed and never changes
+them. The engine stays pure: it does not know telemetry exists. Conditions are
+recovered from what a decision shows: when a step succeeds, its outgoing
+transitions with a condition were evaluated; the ones the scheduler lists as
+not taken (`record_transitions`) did not fire, the others did. (A condition
+plugin answers later, through a call of its own, and gets no derived span.)
+
+Spans:
+- `run <pipeline>`: child of the StartRun call (so of the client's trace), from
+  the run's start to its final state; a run resumed after a restart starts a new
+  trace marked `resumed`.
+- `step <id>`: one per attempt, child of the run span; a failed attempt carries
+  the error (status ERROR and an `exception` event). The step's own work (a
+  plugin call, a child run) runs with this span as its parent.
+- `condition <source> -> <target>`: zero-length, child of the step span, with
+  the expression, whether it fired and why not.
+
+Attributes: run_id, pipeline, step_id, attempt, iteration, status (lowercase
+state) and `ia.kind` (run, step, condition); the telemetry service derives its
+pipeline metric points from these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from ia_modules.engine import (
+    Decision,
+    InputRequested,
+    Plan,
+    RunStateChanged,
+    Scheduler,
+    StepStateChanged,
+    TaskClosed,
+)
+from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
+from ia_service_kit.telemetry import (
+    PIPELINE_EXECUTION_DURATION,
+    PIPELINE_HUMAN_TASKS_WAITING,
+    PIPELINE_PARALLEL_STEPS,
+    PIPELINE_RUNS_ACTIVE,
+    PIPELINE_RUNS_FINISHED,
+    PIPELINE_RUNS_STARTED,
+    PIPELINE_STEP_DURATION,
+    PIPELINE_STEP_ERRORS,
+    TelemetrySettings,
+)
+
+__all__ = ["RunTelemetry", "run_telemetry"]
+
+_tracer = trace.get_tracer("ia_executor")
+_CONDITION_ERRORS = frozenset({ErrorKind.CEL_ERROR, ErrorKind.CONDITION_ERROR})
+# A step attempt is under way in these states; any other state ends it.
+_UNDER_WAY = frozenset({StepState.RUNNING, StepState.WAITING})
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1e9)
+
+
+def _record_error(span: Span, error: ExecutionError) -> None:
+    span.set_status(Status(StatusCode.ERROR, f"{error.kind}: {error.message}"))
+    span.add_event("exception", {"exception.type": error.kind, "exception.message": error.message})
+    span.set_attribute("error_type", error.kind)
+
+
+class _Attempt:
+    __slots__ = ("span", "start", "task_keys")
+
+    def __init__(self, span: Span, start: float) -> None:
+        self.span = span
+        self.start = start
+        self.task_keys: list[str] = []
+
+
+class RunTelemetry:
+    """The spans and metrics of one run, fed with each committed decision."""
+
+    #: The scheduler must list the transitions that did not fire (see the module docstring).
+    wants_transitions = True
+
+    def __init__(self, run_id: str, plan: Plan) -> None:
+        self.run_id = run_id
+        self.pipeline = plan.name
+        self._plan = plan
+        self._run_span: Span | None = None
+        self._run_start = 0.0
+        self._attempts: dict[tuple[str, int], _Attempt] = {}
+        self._tasks: dict[str, tuple[str, int]] = {}
+        # The state this run counts under in pipeline_runs_active ("" for none).
+        self._state = ""
+
+    # ----- the hooks ActiveRun calls ---------------------------------------------------------
+
+    def observe(self, decision: Decision, scheduler: Scheduler) -> None:
+        """Record what a committed decision did."""
+        not_taken = scheduler.not_taken
+        missed = {(n.source, n.target): n.reason for n in not_taken} if not_taken else {}
+        if not_taken:
+            # Only this decision's entries matter; keep the list from growing with the run.
+            not_taken.clear()
+        condition_error = None
+        for event in decision.events:
+            if isinstance(event, RunStateChanged) and event.error is not None and event.error.kind in _CONDITION_ERRORS:
+                condition_error = event.error
+        for index, event in enumerate(decision.events):
+            # Events of one decision share a time; a nanosecond apiece keeps their order.
+            at_ns = _ns(event.time) + index
+            if isinstance(event, StepStateChanged):
+                self._step_changed(event, at_ns, missed, condition_error)
+            elif isinstance(event, RunStateChanged):
+                self._run_changed(event, at_ns)
+            elif isinstance(event, InputRequested):
+                self._tasks[event.key] = (event.step_id, event.iteration)
+                PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
+            elif isinstance(event, TaskClosed):
+                self._task_closed(event.key)
+
+    def resumed(self, scheduler: Scheduler, now: float) -> None:
+        """After a restart: a new run span, and open attempts for the steps still under way."""
+        if scheduler.not_taken:
+            scheduler.not_taken.clear()
+        self._move_to(scheduler.state.value)
+        self._open_run(now, _ns(now), resumed=True)
+        for index, record in enumerate(r for r in scheduler.step_runs if r.state in _UNDER_WAY):
+            self._open_attempt(record.step_id, record.iteration, record.attempts, now, _ns(now) + 1 + index)
+        for key, step_id in scheduler.open_tasks():
+            iteration = next((r.iteration for r in reversed(scheduler.step_runs) if r.step_id == step_id), 0)
+            self._tasks[key] = (step_id, iteration)
+            PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
+
+    @contextlib.contextmanager
+    def attempt(self, step_id: str, iteration: int) -> Iterator[None]:
+        """Makes the attempt's span current, so the work started under it is its child."""
+        attempt = self._attempts.get((step_id, iteration))
+        if attempt is None:
+            yield
+            return
+        with trace.use_span(attempt.span, end_on_exit=False):
+            yield
+
+    def stopped(self) -> None:
+        """The process stops driving the run (shutdown): its gauges go down, its spans end."""
+        for key in list(self._tasks):
+            self._task_closed(key)
+        for attempt in self._attempts.values():
+            attempt.span.end()
+            PIPELINE_PARALLEL_STEPS.labels(self.pipeline).dec()
+        self._attempts.clear()
+        if self._run_span is not None:
+            self._run_span.end()
+            self._run_span = None
+        self._move_to("")
+
+    # ----- runs ----------------------------------------------------------------------------------
+
+    def _move_to(self, state: str) -> None:
+        """Keeps the active-runs gauge: a final state (or "") leaves it."""
+        final = not state or RunState(state).is_final
+        if state == self._state:
+            return
+        if self._state:
+            PIPELINE_RUNS_ACTIVE.labels(self.pipeline, self._state.lower()).dec()
+        self._state = "" if final else state
+        if self._state:
+            PIPELINE_RUNS_ACTIVE.labels(self.pipeline, self._state.lower()).inc()
+
+    def _open_run(self, now: float, now_ns: int, *, resumed: bool = False) -> None:
+        attributes: dict[str, Any] = {"ia.kind": "run", "run_id": self.run_id, "pipeline": self.pipeline}
+        if resumed:
+            attributes["resumed"] = True
+        # A resumed run has no caller: it starts a trace of its own.
+        parent = trace.set_span_in_context(trace.INVALID_SPAN) if resumed else None
+        self._run_span = _tracer.start_span(
+            f"run {self.pipeline}", context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=now_ns
+        )
+        self._run_start = now
+
+    def _run_changed(self, event: RunStateChanged, at_ns: int) -> None:
+        if event.state is RunState.RUNNING and self._run_span is None:
+            self._open_run(event.time, at_ns)
+            PIPELINE_RUNS_STARTED.labels(self.pipeline).inc()
+        self._move_to(event.state.value)
+        if not event.state.is_final:
+            return
+        status = event.state.value.lower()
+        if self._run_span is None:
+            self._open_run(event.time, at_ns)
+        assert self._run_span is not None
+        for attempt in self._attempts.values():
+            attempt.span.set_attribute("status", "cancelled")
+            attempt.span.end(end_time=at_ns)
+            PIPELINE_PARALLEL_STEPS.labels(self.pipeline).dec()
+        self._attempts.clear()
+        for key in list(self._tasks):
+            self._task_closed(key)
+        self._run_span.set_attribute("status", status)
+        if event.error is not None:
+            _record_error(self._run_span, event.error)
+        self._run_span.end(end_time=at_ns)
+        self._run_span = None
+        PIPELINE_EXECUTION_DURATION.labels(self.pipeline, status).observe(max(event.time - self._run_start, 0.0))
+        PIPELINE_RUNS_FINISHED.labels(self.pipeline, status).inc()
+
+    def _task_closed(self, key: str) -> None:
+        if self._tasks.pop(key, None) is not None:
+            PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).dec()
+
+    # ----- steps -----------------------------------------------------------------------------------
+
+    def _open_attempt(self, step_id: str, iteration: int, attempt: int, now: float, now_ns: int) -> None:
+        self._attempts[(step_id, iteration)] = _Attempt(self._step_span(step_id, iteration, attempt, now_ns), now)
+        PIPELINE_PARALLEL_STEPS.labels(self.pipeline).inc()
+
+    def _step_span(self, step_id: str, iteration: int, attempt: int, start_ns: int) -> Span:
+        parent = trace.set_span_in_context(self._run_span) if self._run_span is not None else None
+        return _tracer.start_span(
+            f"step {step_id}",
+            context=parent,
+            attributes={
+                "ia.kind": "step",
+                "run_id": self.run_id,
+                "pipeline": self.pipeline,
+                "step_id": step_id,
+                "attempt": attempt,
+                "iteration": iteration,
+            },
+            start_time=start_ns,
+        )
+
+    def _step_changed(
+        self,
+        event: StepStateChanged,
+        at_ns: int,
+        missed: dict[tuple[str, str], str],
+        condition_error: ExecutionError | None,
+    ) -> None:
+        key = (event.step_id, event.iteration)
+        if event.state in _UNDER_WAY:
+            if key not in self._attempts:
+                self._open_attempt(event.step_id, event.iteration, event.attempt, event.time, at_ns)
+            return
+        if event.state is StepState.SKIPPED and key not in self._attempts:
+            return
+        attempt = self._attempts.pop(key, None)
+        if attempt is None:
+            # Failed before it ran (its inputs did not resolve, say): a span of no length.
+            attempt = _Attempt(self._step_span(event.step_id, event.iteration, event.attempt, at_ns), event.time)
+        else:
+            PIPELINE_PARALLEL_STEPS.labels(self.pipeline).dec()
+        status = "failed" if event.state is StepState.RETRYING else event.state.value.lower()
+        span = attempt.span
+        span.set_attribute("status", status)
+        if event.error is not None:
+            _record_error(span, event.error)
+            PIPELINE_STEP_ERRORS.labels(self.pipeline, event.step_id, event.error.kind).inc()
+        span.end(end_time=at_ns)
+        PIPELINE_STEP_DURATION.labels(self.pipeline, event.step_id, status).observe(
+            max(event.time - attempt.start, 0.0)
+        )
+        for task_key in [k for k, where in self._tasks.items() if where == key]:
+            self._task_closed(task_key)
+        if event.state is StepState.SUCCEEDED:
+            self._conditions(event, at_ns, span, missed, condition_error)
+
+    def _conditions(
+        self,
+        event: StepStateChanged,
+        at_ns: int,
+        step_span: Span,
+        missed: dict[tuple[str, str], str],
+        condition_error: ExecutionError | None,
+    ) -> None:
+        """One span per transition the scheduler evaluated after this step succeeded."""
+        step = self._plan.steps.get(event.step_id)
+        if step is None:
+            return
+        evaluated = []
+        for edge in step.back_out:
+            evaluated.append(edge)
+            if (edge.source, edge.target) not in missed:
+                break  # this loop fired; the forward transitions wait for a later iteration
+        else:
+            # A condition plugin answers later, through its own call; it is not derived here.
+            evaluated.extend(e for e in step.outgoing if not e.condition.always and e.condition.kind != "plugin")
+        context = trace.set_span_in_context(step_span)
+        for edge in evaluated:
+            reason = missed.get((edge.source, edge.target))
+            span = _tracer.start_span(
+                f"condition {edge.label}",
+                context=context,
+                attributes={
+                    "ia.kind": "condition",
+                    "run_id": self.run_id,
+                    "pipeline": self.pipeline,
+                    "step_id": event.step_id,
+                    "iteration": event.iteration,
+                    "condition.kind": edge.condition.kind,
+                    "condition.expression": edge.condition.text,
+                    "fired": reason is None,
+                    **({"reason": reason} if reason is not None else {}),
+                },
+                start_time=at_ns,
+            )
+            if reason is None and condition_error is not None and condition_error.step_id == edge.source:
+                _record_error(span, condition_error)
+            span.end(end_time=at_ns)
+
+
+class _Off:
+    """What a run records when IA_TELEMETRY=off: nothing, at no cost."""
+
+    wants_transitions = False
+
+    def observe(self, decision: Decision, scheduler: Scheduler) -> None:
+        """Nothing to record."""
+
+    def resumed(self, scheduler: Scheduler, now: float) -> None:
+        """Nothing to record."""
+
+    def attempt(self, step_id: str, iteration: int) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def stopped(self) -> None:
+        """Nothing to release."""
+
+
+def run_telemetry(run_id: str, plan: Plan) -> RunTelemetry | _Off:
+    """The run's telemetry; one that records nothing when IA_TELEMETRY=off."""
+    if not TelemetrySettings.from_env().enabled:
+        return _Off()
+    return RunTelemetry(run_id, plan)
