@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ia_modules.cli import definitions, diff, docs, init, pipelines, runs, stack, visualize
+from ia_modules.cli import definitions, diff, docs, init, pipelines, runs, stack, trace, visualize
 from ia_modules.cli.console import settings
 
 app = typer.Typer(
@@ -70,3 +70,4 @@ app.command("visualize")(visualize.visualize_command)
 app.command("diff")(diff.diff_command)
 app.command("docs")(docs.docs_command)
 app.command("init")(init.init_command)
+app.command("trace")(trace.trace_command)
