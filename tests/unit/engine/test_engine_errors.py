@@ -62,6 +62,13 @@ def test_errors_a_retry_cannot_fix_are_not_retried(harness, pipeline):
     assert h.scheduler.error.kind == "OUTPUT_MISSING" and "x" in h.scheduler.error.message
 
 
+def test_a_config_the_plugin_refused_is_not_retried(harness, pipeline):
+    h = harness(pipeline(plug("a", retry={"max_attempts": 3})))
+    h.start()
+    h.fail("a", "INVALID_CONFIG")
+    assert h.state == "FAILED" and h.scheduler.step_runs[0].attempts == 1
+
+
 def test_declared_output_schema_is_checked(harness, pipeline):
     h = harness(pipeline(plug("a", outputs=[{"name": "n", "schema": {"type": "integer"}}])))
     h.start()

@@ -59,6 +59,8 @@ class ErrorKind:
     OUTPUT_MISSING = "OUTPUT_MISSING"
     INVALID_OUTPUT = "INVALID_OUTPUT"
     INVALID_INPUT = "INVALID_INPUT"
+    # A plugin refused the step's config: the same config fails again.
+    INVALID_CONFIG = "INVALID_CONFIG"
     HUMAN_INPUT_TIMEOUT = "HUMAN_INPUT_TIMEOUT"
     CHILD_RUN_FAILED = "CHILD_RUN_FAILED"
     LOOP_LIMIT_EXCEEDED = "LOOP_LIMIT_EXCEEDED"
@@ -74,6 +76,7 @@ class ErrorKind:
             OUTPUT_MISSING,
             INVALID_OUTPUT,
             INVALID_INPUT,
+            INVALID_CONFIG,
             HUMAN_INPUT_TIMEOUT,
             LOOP_LIMIT_EXCEEDED,
             RUN_TIMEOUT,
