@@ -13,7 +13,7 @@ PROMETHEUS_VERSION := v0.316.0
 BUF_VERSION := 1.75.0
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages tools sync proto lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java
+.PHONY: help system-packages tools sync proto lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java web
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -64,24 +64,39 @@ sdk-typescript: ## the TypeScript client: npm ci, protoc-gen-es, tsc, node --tes
 sdk-java: ## the Java client: mvn verify (protoc and grpc-java come from Maven Central)
 	scripts/gen_clients.sh java
 
-test: tools proto sdks ## install what is needed and run every test, with coverage per service
+WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+# The dashboard uses the TypeScript client, so the client is built first.
+sdk/typescript/dist/src/index.js: $(shell find protos -name '*.proto') $(wildcard sdk/typescript/src/*.ts) sdk/typescript/package-lock.json
+	scripts/gen_clients.sh typescript
+
+web/dist/index.html: web/node_modules/.package-lock.json sdk/typescript/dist/src/index.js $(WEB_SOURCES)
+	cd web && npm run build
+
+web: web/dist/index.html ## build the dashboard into web/dist
+
+test: tools proto sdks web ## install what is needed and run every test, with coverage per service
+	cd web && npm test
 	uv run --frozen pytest -n 2 --dist loadgroup \
 	  --cov=ia_modules --cov=ia_service_kit --cov=ia_registry --cov=ia_executor --cov=ia_plugins --cov=ia_telemetry \
 	  --cov-report=term:skip-covered --cov-report=xml:build/coverage.xml $(PYTEST_ARGS)
 	uv run --frozen python scripts/coverage_by_package.py build/coverage.xml
 
-up: tools proto ## start the local stack in the background (Envoy on :8080)
+up: tools proto web ## start the local stack in the background (Envoy on :8080)
 	uv run --frozen ia-modules up
 
 down: ## stop the local stack
 	uv run --frozen ia-modules down
 
-demo: tools proto ## start the stack and run the example pipelines
+demo: tools proto web ## start the stack and run the example pipelines
 	uv run --frozen python scripts/demo.py
 
 bench: tools proto ## run the benchmarks; results in bench/results/
 	uv run --frozen python bench/run.py
 
 clean: ## remove generated files and the local data folder
-	rm -rf build .ia sdk/python/src/ia sdk/go/gen sdk/typescript/src/gen sdk/typescript/dist sdk/java/target \
+	rm -rf build .ia web/dist sdk/python/src/ia sdk/go/gen sdk/typescript/src/gen sdk/typescript/dist sdk/java/target \
 	  tests/conformance/go/bin tests/conformance/typescript/dist tests/conformance/java/runner/target

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project runs: bubblewrap (the plugin sandbox)
-# and graphviz (`ia-modules visualize`). Only what is missing is installed, so a
+# Installs the Debian packages the project runs: bubblewrap (the plugin sandbox),
+# graphviz (`ia-modules visualize`) and chromium (the dashboard's browser tests). Only what is missing is installed, so a
 # machine that has them pays nothing.
 set -euo pipefail
 
-declare -A package_of=([bwrap]=bubblewrap [dot]=graphviz)
+declare -A package_of=([bwrap]=bubblewrap [dot]=graphviz [chromium]=chromium)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")

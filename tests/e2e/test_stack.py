@@ -78,9 +78,10 @@ def test_a_killed_registry_comes_back_with_every_version(
 
 
 def test_a_service_that_is_not_installed_is_named_before_anything_starts(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(stack, "SERVICES", (*stack.SERVICES, stack.ServiceSpec("telemetry", "ia_telemetry.server", 0, ())))
+    missing = stack.ServiceSpec("scheduler", "ia_scheduler_not_installed.server", 0, ())
+    monkeypatch.setattr(stack, "SERVICES", (*stack.SERVICES, missing))
 
-    with pytest.raises(stack.StackError, match=r"not installed: .*telemetry \(ia_telemetry.server\)"):
+    with pytest.raises(stack.StackError, match=r"not installed: .*scheduler \(ia_scheduler_not_installed.server\)"):
         stack.up(tmp_path)
 
     assert not (tmp_path / stack.STATE_FILE).exists()
@@ -162,7 +163,11 @@ def test_ports_come_from_arguments_then_environment_then_defaults(monkeypatch) -
 
     ports = stack._resolve_ports({"envoy": 7000})
 
-    assert ports == {"envoy": 7000, "envoy_admin": 9901, "registry": 6001, "executor": 50052}
+    assert ports["envoy"] == 7000
+    assert ports["registry"] == 6001
+    assert ports["envoy_admin"] == 9901
+    assert ports["executor"] == 50052
+    assert set(ports) == {"envoy", "envoy_admin", *(s.name for s in stack.SERVICES)}
 
 
 @pytest.mark.parametrize(("value", "ports"), [("http", None), ("70000", None), (None, {"gateway": 1})])

@@ -57,6 +57,8 @@ class ServiceSpec:
     # Services it calls. Each is started first and its address passed as
     # IA_<NAME>_ADDRESS; rows that need nothing unstarted start side by side.
     needs: tuple[str, ...] = ()
+    # How its health is checked: "grpc" (grpc.health.v1) or "http" (GET /healthz).
+    health: str = "grpc"
 
     @property
     def port_variable(self) -> str:
@@ -64,8 +66,19 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("registry", "ia_registry.server", 50051, ("ia.registry.v1.RegistryService",)),
-    ServiceSpec("executor", "ia_executor.server", 50052, ("ia.executor.v1.ExecutorService",), needs=("registry",)),
+    # The dashboard's static files (web/dist); Envoy routes `/` to it after every API route.
+    # First, so that it starts in the first wave, in the order of the rows.
+    ServiceSpec("web", "ia_modules.web_static", 50055, (), health="http"),
+    ServiceSpec("telemetry", "ia_telemetry.server", 50054, ("ia.telemetry.v1.TelemetryService",)),
+    ServiceSpec("plugin_host", "ia_plugins.server", 50053, ("ia.pluginhost.v1.PluginHostService",)),
+    ServiceSpec("registry", "ia_registry.server", 50051, ("ia.registry.v1.RegistryService",), needs=("telemetry",)),
+    ServiceSpec(
+        "executor",
+        "ia_executor.server",
+        50052,
+        ("ia.executor.v1.ExecutorService",),
+        needs=("registry", "telemetry", "plugin_host"),
+    ),
 )
 ENVOY_DEFAULT_PORT = 8080
 ENVOY_DEFAULT_ADMIN_PORT = 9901
@@ -218,7 +231,7 @@ def _status_from(data_dir: Path, state: dict, started: tuple[str, ...] = ()) -> 
         elif name == ENVOY:
             healthy = "admin_port" in state and _envoy_ready(state["admin_port"])
         else:
-            healthy = _serving(record["port"], timeout_s=1.0)
+            healthy = _healthy(name, record["port"], timeout_s=1.0)
         processes[name] = ServiceProcess(
             name=name,
             pid=record["pid"],
@@ -384,7 +397,7 @@ def _await_port(name: str, record: dict, data_dir: Path, deadline: float) -> Non
 
 
 def _await_serving(name: str, record: dict, data_dir: Path, deadline: float) -> None:
-    while not _serving(record["port"], timeout_s=max(0.1, min(1.0, deadline - time.monotonic()))):
+    while not _healthy(name, record["port"], timeout_s=max(0.1, min(1.0, deadline - time.monotonic()))):
         _check_progress(name, record, data_dir, deadline, "did not report SERVING on grpc.health.v1")
 
 
@@ -410,6 +423,18 @@ def _log_tail(record: dict, data_dir: Path) -> str:
     except OSError as error:
         return f"(its log cannot be read: {error})"
     return f"last lines of {data_dir / record['log']}:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _healthy(name: str, port: int, *, timeout_s: float) -> bool:
+    """Asks a row's process whether it serves, in the way its row says."""
+    spec = next((s for s in SERVICES if s.name == name), None)
+    if spec is not None and spec.health == "http":
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/healthz", timeout=timeout_s) as reply:
+                return reply.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+    return _serving(port, timeout_s=timeout_s)
 
 
 def _serving(port: int, *, timeout_s: float) -> bool:

@@ -1,0 +1,304 @@
+// Drives the built dashboard in Chromium against a running stack, for
+// tests/e2e/web/test_dashboard.py. It prints one JSON object per line on stdout:
+// {"check": name, ...facts} for each scenario, {"restart": "executor"} when it
+// wants the executor restarted (then reads one line on stdin once that is done),
+// and {"done": true} at the end. Assertions live in the pytest file.
+//
+// Environment: IA_WEB_URL (Envoy's URL), IA_WEB_PREFIX (unique pipeline-name
+// prefix), IA_WEB_SCREENSHOTS (folder), IA_WEB_USER_DATA (fresh profile folder),
+// CHROMIUM (default /usr/bin/chromium).
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const base = process.env.IA_WEB_URL;
+const prefix = process.env.IA_WEB_PREFIX;
+const shots = process.env.IA_WEB_SCREENSHOTS;
+const TIMEOUT = 30_000;
+mkdirSync(shots, { recursive: true });
+
+const emit = (object) => process.stdout.write(JSON.stringify(object) + "\n");
+const stdinLines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+const context = await chromium.launchPersistentContext(process.env.IA_WEB_USER_DATA, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+  viewport: { width: 1280, height: 860 },
+});
+context.setDefaultTimeout(TIMEOUT);
+// Every change of a step node's state, with the states of all nodes at that moment,
+// so the test can tell that steps turned green one after another, live.
+await context.addInitScript(() => {
+  window.__stateLog = [];
+  const snapshot = () =>
+    Object.fromEntries([...document.querySelectorAll("g[data-step]")].map((g) => [g.dataset.step, g.dataset.state]));
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type === "attributes" && r.target.matches?.("g[data-step]")) {
+        window.__stateLog.push({ step: r.target.dataset.step, state: r.target.dataset.state, all: snapshot() });
+      }
+      // A node drawn for the first time (the graph appears once the definition loads).
+      for (const added of r.addedNodes ?? []) {
+        const nodes = added.matches?.("g[data-step]") ? [added] : [...(added.querySelectorAll?.("g[data-step]") ?? [])];
+        for (const g of nodes) {
+          window.__stateLog.push({ step: g.dataset.step, state: g.dataset.state, all: snapshot() });
+        }
+      }
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state"], childList: true, characterData: true });
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const consoleErrors = [];
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+async function shoot(name) {
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.screenshot({ path: `${shots}/${name}-desktop.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}-narrow.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 860 });
+}
+
+async function go(route) {
+  await page.goto(`${base}/#${route}`);
+}
+
+async function runIdFromUrl() {
+  await page.waitForURL(/#\/runs\/[^/?]+$/);
+  return decodeURIComponent(page.url().split("#/runs/")[1]);
+}
+
+async function waitRunState(state) {
+  await page.locator(`[data-testid=run-state] [data-state=${state}]`).waitFor();
+}
+
+async function scenario(name, body) {
+  try {
+    emit({ check: name, ...(await body()) });
+  } catch (error) {
+    await page.screenshot({ path: `${shots}/failure-${name}.png`, fullPage: true }).catch(() => undefined);
+    emit({ check: name, failed: String(error?.stack ?? error) });
+  }
+}
+
+// 1. Create a pipeline in the JSON editor, with live findings first; see it in the list.
+const created = `${prefix}-steps`;
+await scenario("create", async () => {
+  await go("/editor");
+  const editor = page.locator("#definition");
+  await editor.fill('{"name": "x", "steps": [{"id": "a", "type": "pass"}], "flow": {"start_at": "nowhere"}}');
+  await page.locator("[data-testid=findings] li").first().waitFor();
+  const findings = await page.locator("[data-testid=findings] li").allInnerTexts();
+  await shoot("editor-findings");
+  const definition = {
+    name: created,
+    version: "1.0",
+    description: "Three timed steps for the dashboard test.",
+    parameters: { who: "world", pause: 0.6 },
+    parameter_specs: [
+      { name: "who", description: "Who to greet.", required: true, schema: { type: "string", minLength: 1 } },
+      { name: "pause", description: "Seconds each step waits.", schema: { type: "number", minimum: 0 } },
+    ],
+    steps: [
+      { id: "greet", type: "pass", inputs: { message: "Hello, {{ parameters.who }}!" } },
+      { id: "pause", type: "wait", wait: { seconds: 0.6 } },
+      { id: "second_pause", type: "wait", wait: { seconds: 0.6 } },
+      { id: "sign", type: "pass", inputs: { message: "{{ greet.message }}" } },
+    ],
+    flow: {
+      start_at: "greet",
+      transitions: [
+        { from: "greet", to: "pause" },
+        { from: "pause", to: "second_pause" },
+        { from: "second_pause", to: "sign" },
+      ],
+    },
+    outputs: { greeting: "{{ sign.message }}" },
+  };
+  await editor.fill(JSON.stringify(definition, null, 2));
+  await page.getByText(/^Valid \(/).waitFor();
+  await shoot("editor");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByText(/Saved .* revision 1\./).waitFor();
+  await go("/pipelines");
+  await page.locator("#pipeline-search").fill(created);
+  await page.locator(`tr[data-pipeline="${created}"]`).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("tr[data-pipeline]").length === 1);
+  const listed = await page.locator("tr[data-pipeline]").evaluateAll((rows) => rows.map((r) => r.dataset.pipeline));
+  await shoot("pipelines");
+  // Creating it again is refused with the service's own words.
+  await go("/editor");
+  await page.locator("#definition").fill(JSON.stringify(definition));
+  await page.getByText(/^Valid \(/).waitFor();
+  await page.getByRole("button", { name: "Create" }).click();
+  const refusal = await page.locator("[data-testid=error]").innerText();
+  await shoot("editor-refused");
+  await go(`/pipelines/${created}`);
+  await page.locator("[data-testid=versions] tbody tr").first().waitFor();
+  await shoot("versions");
+  return { findings, listed, refusal };
+});
+
+// 2. Run it with parameters from the form; every step turns green, live.
+await scenario("run_live", async () => {
+  await go(`/start/${created}`);
+  await page.locator("#param-who").fill("");
+  await page.getByRole("button", { name: "Start run" }).click();
+  const refused = await page.locator(".field-error").allInnerTexts();
+  await page.locator("#param-who").fill("Playwright");
+  await page.locator("#param-pause").fill("0.6");
+  await shoot("start-run");
+  await page.getByRole("button", { name: "Start run" }).click();
+  const runId = await runIdFromUrl();
+  await page.locator("g[data-step=pause][data-state=RUNNING]").waitFor();
+  await shoot("run-monitor-live");
+  await waitRunState("SUCCEEDED");
+  await page.locator("g[data-step=sign][data-state=SUCCEEDED]").waitFor();
+  const stateLog = await page.evaluate(() => window.__stateLog);
+  const finalStates = await page
+    .locator("g[data-step]")
+    .evaluateAll((nodes) => Object.fromEntries(nodes.map((n) => [n.dataset.step, n.dataset.state])));
+  const outputs = await page.locator("section:has(h2:text('Outputs')) pre").innerText();
+  await shoot("run-monitor");
+  await go(`/runs?pipeline=${created}`);
+  await page.locator(`tr[data-run="${runId}"]`).waitFor();
+  await page.locator("#runs-state").selectOption({ label: "succeeded" });
+  await page.locator(`tr[data-run="${runId}"]`).waitFor();
+  await page.locator("#runs-state").selectOption({ label: "failed" });
+  await page.getByText("No run matches.").waitFor();
+  await page.locator("#runs-state").selectOption({ label: "any" });
+  await page.locator(`tr[data-run="${runId}"]`).waitFor();
+  await shoot("runs");
+  return { runId, refused, stateLog, finalStates, outputs: JSON.parse(outputs) };
+});
+
+// 3. A run that waits for a person: the form refuses a bad value, then resumes the run.
+await scenario("human", async () => {
+  await go(`/start/${prefix}-approval`);
+  await page.getByRole("button", { name: "Start run" }).click();
+  const runId = await runIdFromUrl();
+  await waitRunState("WAITING_FOR_INPUT");
+  await page.getByRole("link", { name: "Open its task" }).click();
+  const task = page.locator("article.task").first();
+  await task.waitFor();
+  await task.getByRole("button", { name: "Submit" }).click();
+  const missing = await task.locator(".field-error").allInnerTexts();
+  await task.getByLabel("Yes").check();
+  await task.getByLabel("Amount approved").fill("abc");
+  await task.getByRole("button", { name: "Submit" }).click();
+  const invalid = await task.locator(".field-error").allInnerTexts();
+  const stillOpen = (await page.locator("[data-testid=submitted]").count()) === 0;
+  await shoot("human-task");
+  await task.getByLabel("Amount approved").fill("90");
+  await task.getByLabel("Channel").selectOption({ label: "Chat" });
+  await task.getByLabel("Comment").fill("Fine by me");
+  await task.getByRole("button", { name: "Submit" }).click();
+  await page.locator("[data-testid=submitted]").waitFor();
+  await page.locator("[data-testid=submitted] a").click();
+  await waitRunState("SUCCEEDED");
+  const approved = await page.locator("g[data-step=approved]").getAttribute("data-state");
+  const rejected = await page.locator("g[data-step=rejected]").getAttribute("data-state");
+  return { runId, missing, invalid, stillOpen, approved, rejected };
+});
+
+// 4. A failing step: its error and how many attempts it took.
+await scenario("failure", async () => {
+  await go(`/start/${prefix}-failing`);
+  await page.getByRole("button", { name: "Start run" }).click();
+  const runId = await runIdFromUrl();
+  await waitRunState("FAILED");
+  const row = page.locator("[data-testid=timeline] tr[data-step=boom]");
+  await row.locator("[data-testid=step-error]").waitFor();
+  const error = await row.locator("[data-testid=step-error]").innerText();
+  const attempts = await row.locator("[data-testid=attempts]").innerText();
+  const runError = await page.locator("[data-testid=run-error]").innerText();
+  await shoot("run-failed");
+  return { runId, error, attempts: Number(attempts), runError };
+});
+
+// 5. The executor restarts mid-watch: the monitor reconnects and sees the run finish.
+await scenario("restart", async () => {
+  await go(`/start/${prefix}-slow`);
+  await page.getByRole("button", { name: "Start run" }).click();
+  const runId = await runIdFromUrl();
+  await page.locator("g[data-step=first][data-state=SUCCEEDED]").waitFor();
+  emit({ restart: "executor", runId });
+  const answer = await stdinLines.next();
+  if (answer.done || answer.value.trim() !== "restarted") {
+    throw new Error(`the test did not restart the executor: ${answer.value}`);
+  }
+  await waitRunState("SUCCEEDED");
+  const finalStates = await page
+    .locator("g[data-step]")
+    .evaluateAll((nodes) => Object.fromEntries(nodes.map((n) => [n.dataset.step, n.dataset.state])));
+  // The stream closes once the run has ended.
+  await page.locator("[data-testid=connection]", { hasText: "finished" }).waitFor();
+  const connection = await page.locator("[data-testid=connection]").innerText();
+  // The app still answers after the restart: the runs list loads.
+  await go(`/runs?pipeline=${prefix}-slow`);
+  await page.locator(`tr[data-run="${runId}"]`).waitFor();
+  return { runId, finalStates, connection };
+});
+
+// 6. The visual editor: add a step after another by keyboard; the JSON follows and stays valid.
+await scenario("graph_editor", async () => {
+  await go("/editor");
+  await page.getByRole("tab", { name: "Graph" }).click();
+  await page.locator("[data-testid=graph-editor] g[data-step=greet]").focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#new-step-id").fill("shout");
+  await page.getByRole("button", { name: "Add after greet" }).click();
+  await page.locator("[data-testid=graph-editor] g[data-step=shout]").waitFor();
+  await page.locator("#new-step-id").fill("shout");
+  await page.getByRole("button", { name: "Add after shout" }).click();
+  const refused = await page.locator("[data-testid=graph-editor] [role=alert]").innerText();
+  await page.getByText(/^Valid \(/).waitFor();
+  await shoot("editor-graph");
+  await page.getByRole("tab", { name: "JSON" }).click();
+  const definition = JSON.parse(await page.locator("#definition").inputValue());
+  return { steps: definition.steps.map((s) => s.id), transitions: definition.flow.transitions, refused };
+});
+
+// 7. The plugins page lists what the plugin host knows, or says why it cannot.
+await scenario("plugins", async () => {
+  await go("/plugins");
+  await page.locator("[data-testid=plugins], [data-testid=error], [data-testid=no-plugins]").first().waitFor();
+  await shoot("plugins");
+  const names = await page.locator("tr[data-plugin]").evaluateAll((rows) => rows.map((r) => r.dataset.plugin));
+  const error = (await page.locator("[data-testid=error]").count()) ? await page.locator("[data-testid=error]").innerText() : null;
+  return { names, error };
+});
+
+// 8. Dark mode and the keyboard: the theme toggles, and Tab reaches the navigation.
+await scenario("theme_keyboard", async () => {
+  await go("/tasks");
+  await page.locator("[data-testid=theme]").click();
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  await shoot("tasks-toggled-theme");
+  await go(`/runs?pipeline=${created}`);
+  await page.locator("[data-testid=runs]").waitFor();
+  await shoot("runs-toggled-theme");
+  await page.reload();
+  await page.locator("[data-testid=runs]").waitFor();
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/#\/pipelines$/);
+  return { theme, focused };
+});
+
+emit({ done: true, consoleErrors });
+await context.close();
+process.exit(0);
