@@ -11,7 +11,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-LISTENING = re.compile(r"listening on ([\w.\[\]:-]+):(\d+)")
+# `listening on <host>:<port>`, or `listening on unix:<path>` for a Unix socket.
+LISTENING = re.compile(r"listening on (?:(unix:\S+)|([\w.\[\]:-]+):(\d+))")
 
 
 class ServerProcess:
@@ -64,9 +65,12 @@ class ServerProcess:
         for line in self._process.stdout:
             self.output.append(line.rstrip())
             if not self._listening.is_set() and (match := LISTENING.search(line)):
-                host = match.group(1)
-                host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "::") else host
-                self.address = f"{host}:{match.group(2)}"
+                unix, host, port = match.groups()
+                if unix:
+                    self.address = unix
+                else:
+                    host = "127.0.0.1" if host in ("0.0.0.0", "[::]", "::") else host
+                    self.address = f"{host}:{port}"
                 self._listening.set()
 
     def cpu_seconds(self) -> float:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Generates, builds and unit-tests the Go, TypeScript and Java clients from protos/,
-# and builds their conformance runners (tests/conformance/). Generated code is not
+# builds their conformance runners (tests/conformance/) and the example plugins
+# (sdk/go/examples/plugin, sdk/typescript/examples/plugin). Generated code is not
 # committed: this script (through `make sdks`) makes a fresh clone work.
 #
 #   scripts/gen_clients.sh go|typescript|java|all
@@ -61,6 +62,8 @@ build_go() {
   step "go: vet, test, build"
   (cd "$ROOT/sdk/go" && go vet ./... && go test ./... && go build ./...)
   (cd "$ROOT/tests/conformance/go" && go vet ./... && go build -o bin/conformance .)
+  step "go: example plugin (sdk/go/examples/plugin/bin/plugin, a static binary its sandbox can run)"
+  (cd "$ROOT/sdk/go" && CGO_ENABLED=0 go build -o examples/plugin/bin/plugin ./examples/plugin)
 }
 
 build_typescript() {
@@ -68,6 +71,8 @@ build_typescript() {
   (cd "$ROOT/sdk/typescript" && npm_ci_if_changed && rm -rf src/gen dist && npm run --silent build && npm test --silent)
   step "typescript: conformance runner"
   (cd "$ROOT/tests/conformance/typescript" && npm_ci_if_changed && rm -rf dist && npm run --silent build)
+  step "typescript: example plugin (its own node_modules: only its folder is bound into its sandbox)"
+  (cd "$ROOT/sdk/typescript/examples/plugin" && npm_ci_if_changed && rm -rf src/gen dist && npm run --silent build)
 }
 
 build_java() {
