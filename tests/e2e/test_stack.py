@@ -81,8 +81,10 @@ def test_a_service_that_is_not_installed_is_named_before_anything_starts(tmp_pat
     missing = stack.ServiceSpec("scheduler", "ia_scheduler_not_installed.server", 0, ())
     monkeypatch.setattr(stack, "SERVICES", (*stack.SERVICES, missing))
 
+    # Free ports all round: were the check ever to miss, nothing may take the default ports.
+    everywhere = {name: 0 for name in ("envoy", "envoy_admin", *(s.name for s in stack.SERVICES))}
     with pytest.raises(stack.StackError, match=r"not installed: .*scheduler \(ia_scheduler_not_installed.server\)"):
-        stack.up(tmp_path)
+        stack.up(tmp_path, ports=everywhere)
 
     assert not (tmp_path / stack.STATE_FILE).exists()
 
