@@ -1,0 +1,218 @@
+"""telemetry: what tracing and metrics add to a whole run (issue 5).
+
+Two stacks run side by side on loopback, alike but for telemetry:
+
+- off: plugin host and executor with IA_TELEMETRY=off (no interceptors, no
+  spans, no `/metrics`);
+- on: the telemetry service, and the plugin host and executor sending their
+  spans to it (IA_TELEMETRY_ADDRESS) and serving `/metrics` (IA_METRICS_PORT=0).
+
+Each executor runs inline definitions (no registry) with its default durable
+checkpoints, SQLite in its own temporary data folder.
+
+- A 20-step pipeline whose steps each spend about 1 ms of CPU: a `module` +
+  `step_class` step (a Python class that busy-waits on time.perf_counter),
+  run by the plugin host's `python_step` plugin, sandboxed. StartRun, then
+  WatchRun until the stream ends; p50 on, against p50 off. Target: ratio at
+  most 1.02.
+- The same 20-step chain of built-in `pass` steps, where nothing but our own
+  code runs, so the overhead is the largest share it can be; for reference.
+
+The stacks take turns in blocks of a few runs (on, off, then off, on), so a
+slow moment of the machine lands on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import grpc
+from measure import median, percentile, progress
+from pipelines import pass_chain
+from results import Figure, NotMeasurable
+from servers import ServerProcess
+from suites.grpc import _whole_run
+
+STEPS = 20
+STEP_CPU_MS = 1.0
+BLOCK = 10
+TARGET = 1.02
+
+# The step class, written for the original library's Step API: a plain class
+# is enough, the step runner builds it as `StepClass(name, config)`.
+BUSY_STEP = '''\
+"""A step that spends `config["ms"]` milliseconds of CPU and passes a counter on."""
+
+import time
+
+
+class BusyStep:
+    def __init__(self, name, config):
+        self.name = name
+        self.config = config
+
+    async def run(self, data):
+        deadline = time.perf_counter() + self.config.get("ms", 1.0) / 1000
+        spins = 0
+        while time.perf_counter() < deadline:
+            spins += 1
+        return {"count": data.get("count", 0) + 1, "spins": spins}
+'''
+
+
+def run(quick: bool = False) -> dict:
+    for module in ("ia_executor.server", "ia_plugins.server", "ia_telemetry.server"):
+        if importlib.util.find_spec(module) is None:
+            raise NotMeasurable(f"{module.split('.')[0]} not available (no {module} module)")
+    runs = 60 if quick else 200
+    with tempfile.TemporaryDirectory(prefix="ia-bench-tel-") as folder, ExitStack() as servers:
+        root = Path(folder)
+        steps_path = root / "steps"
+        steps_path.mkdir()
+        (steps_path / "bench_busy.py").write_text(BUSY_STEP)
+        # Whatever this shell points the services at, each stack gets its own.
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("OTEL_", "IA_TELEMETRY", "IA_METRICS", "IA_DATABASE_URL",
+                                     "IA_PLUGIN", "IA_REMOTE_PLUGINS", "IA_STEPS_PATH"))}
+
+        telemetry_dir = _folder(root, "telemetry")
+        collector = servers.enter_context(ServerProcess(
+            [sys.executable, "-m", "ia_telemetry.server", "--port", "0"],
+            env=dict(base, IA_DATA_DIR=str(telemetry_dir), IA_METRICS_PORT="0"), cwd=telemetry_dir))
+        stacks = {
+            "on": {"IA_TELEMETRY_ADDRESS": collector.address, "IA_METRICS_PORT": "0"},
+            "off": {"IA_TELEMETRY": "off"},
+        }
+        executors = {}
+        for name, telemetry_env in stacks.items():
+            host_dir, executor_dir = _folder(root, f"{name}-host"), _folder(root, f"{name}-executor")
+            plugins_dir = _folder(root, f"{name}-plugins")
+            host = servers.enter_context(ServerProcess(
+                [sys.executable, "-m", "ia_plugins.server", "--port", "0"],
+                env=dict(base, **telemetry_env, IA_DATA_DIR=str(host_dir), IA_PLUGINS_DIR=str(plugins_dir),
+                         IA_STEPS_PATH=str(steps_path), IA_PLUGINS_ENTRY_POINTS="0"),
+                cwd=host_dir))
+            executor = servers.enter_context(ServerProcess(
+                [sys.executable, "-m", "ia_executor.server", "--port", "0"],
+                env=dict(base, **telemetry_env, IA_DATA_DIR=str(executor_dir),
+                         IA_PLUGIN_HOST_ADDRESS=host.address),
+                cwd=executor_dir))
+            executors[name] = executor.address
+            progress(f"telemetry {name}: executor on {executor.address}, plugin host on {host.address}")
+        progress(f"telemetry service on {collector.address}")
+        samples, failed = asyncio.run(_measure(executors, runs))
+        exported = asyncio.run(_exported_trace(collector.address))
+
+    ms = 1000.0
+    figures = []
+    for kind, label, target in [("cpu", f"{STEPS} × 1 ms CPU steps", TARGET), ("pass", f"{STEPS} pass steps", None)]:
+        on, off = samples[kind]["on"], samples[kind]["off"]
+        figures.append(Figure(
+            f"{label}, telemetry on vs off (p50)", "ms", median(on) * ms, median(off) * ms,
+            "telemetry off p50", target_kind="ratio" if target else None, target=target, samples=runs))
+        figures.append(Figure(
+            f"{label}, telemetry on vs off (p99)", "ms", percentile(on, 99) * ms, percentile(off, 99) * ms,
+            "telemetry off p99", samples=runs))
+        figures.append(Figure(
+            f"{label}, telemetry cost per step ((on p50 - off p50) / {STEPS})", "ms",
+            (median(on) - median(off)) / STEPS * ms, samples=runs))
+    figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
+    notes = [
+        f"StartRun + WatchRun to the end, one run at a time; the stacks take turns in blocks of {BLOCK} runs. "
+        "The 1 ms steps are a Python step class run by the sandboxed python_step plugin; client, "
+        "services and plugins share the machine's cores, so the `on` side also pays for the telemetry "
+        "service taking in the spans",
+    ]
+    if exported is None:
+        notes.append("no trace of the CPU pipeline reached the telemetry service: the `on` stack may not "
+                     "have exported its spans, so its figures may understate the overhead")
+    else:
+        notes.append(f"the telemetry service received the `on` runs' traces (the newest CPU-pipeline trace "
+                     f"held {exported} spans when checked)")
+    if quick:
+        notes.append(f"quick mode: {runs} runs of each pipeline on each stack")
+    return {"figures": figures, "notes": notes}
+
+
+def _folder(root: Path, name: str) -> Path:
+    path = root / name
+    path.mkdir()
+    return path
+
+
+def _cpu_chain() -> dict:
+    """The `pass` chain with every step a `module` + `step_class` step of about 1 ms."""
+    definition = pass_chain(STEPS, name="bench-cpu-chain")
+    for step in definition["steps"]:
+        del step["type"]
+        step.update(module="bench_busy", step_class="BusyStep", config={"ms": STEP_CPU_MS})
+    return definition
+
+
+async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
+    from ia.executor.v1 import service_pb2_grpc
+
+    requests = {"cpu": _start_request(_cpu_chain()), "pass": _start_request(pass_chain(STEPS))}
+    samples = {kind: {name: [] for name in executors} for kind in requests}
+    failed = 0
+    channels = {name: grpc.aio.insecure_channel(address) for name, address in executors.items()}
+    try:
+        stubs = {name: service_pb2_grpc.ExecutorServiceStub(channel) for name, channel in channels.items()}
+        progress("warm-up: plugin processes start, connections, first database writes")
+        for _ in range(10):
+            for stub in stubs.values():
+                for request in requests.values():
+                    if not await _whole_run(stub, request):
+                        raise RuntimeError("a warm-up run failed; see the progress lines above")
+        progress(f"{runs} runs of each pipeline on each stack, in blocks of {BLOCK}")
+        order = list(stubs)
+        for block in range(0, runs, BLOCK):
+            for name in order:
+                for _ in range(min(BLOCK, runs - block)):
+                    for kind, request in requests.items():
+                        start = time.perf_counter()
+                        succeeded = await _whole_run(stubs[name], request)
+                        samples[kind][name].append(time.perf_counter() - start)
+                        failed += not succeeded
+            order.reverse()
+    finally:
+        for channel in channels.values():
+            await channel.close()
+    return samples, failed
+
+
+async def _exported_trace(address: str) -> int | None:
+    """Spans in the newest trace of the CPU pipeline the telemetry service holds; None if none came.
+
+    Spans are exported in batches (IA_TELEMETRY_EXPORT_DELAY_MS, 500 ms by
+    default), so the last ones may take a moment to arrive.
+    """
+    from ia.telemetry.v1 import request_response_pb2, service_pb2_grpc
+
+    request = request_response_pb2.ListTracesRequest(page_size=1, pipeline="bench-cpu-chain")
+    deadline = time.monotonic() + 5
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = service_pb2_grpc.TelemetryServiceStub(channel)
+        while True:
+            traces = (await stub.ListTraces(request, timeout=10)).traces
+            if traces or time.monotonic() > deadline:
+                return traces[0].span_count if traces else None
+            await asyncio.sleep(0.2)
+
+
+def _start_request(definition: dict):
+    from google.protobuf import json_format
+    from ia.executor.v1 import request_response_pb2
+    from ia.pipeline.v1 import pipeline_pb2
+
+    request = request_response_pb2.StartRunRequest(
+        definition=json_format.ParseDict(definition, pipeline_pb2.Pipeline()))
+    request.inputs.update({"count": 1})
+    return request
