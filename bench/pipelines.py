@@ -130,3 +130,31 @@ def _plugin_step(sid: str, previous: str) -> dict:
         "retry": {"max_attempts": 3, "initial_delay_s": 0.1, "backoff_multiplier": 2},
         "timeout_s": 10,
     }
+
+
+def fan_out_join(name: str = "bench-fan-out") -> dict:
+    """`start` fans out to three `pass` steps, `a`, `b` and `c`, which a `join` step waits for."""
+    branches = ("a", "b", "c")
+    return {
+        "name": name,
+        "version": "1.0",
+        "parameters": {"count": 0},
+        "steps": [
+            {"id": "start", "type": "pass", "inputs": {"count": "{{ parameters.count }}"}},
+            *(
+                {"id": b, "type": "pass", "inputs": {"count": "{{ steps.start.output.count }}"}}
+                for b in branches
+            ),
+            {
+                "id": "join",
+                "type": "pass",
+                "inputs": {b: f"{{{{ steps.{b}.output.count }}}}" for b in branches},
+            },
+        ],
+        "flow": {
+            "start_at": "start",
+            "transitions": [{"from": "start", "to": b} for b in branches]
+            + [{"from": b, "to": "join"} for b in branches],
+        },
+        "outputs": {"a": "{{ steps.join.output.a }}"},
+    }
