@@ -24,6 +24,7 @@ from google.rpc import status_pb2
 
 from ia_modules.definition import Finding, Severity
 from ia_modules.status import DOMAIN, abort, abort_with, error_status, field_violation
+from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
 
 __all__ = [
@@ -94,7 +95,6 @@ async def abort_invalid_definition(context: grpc.aio.ServicerContext, findings: 
     await abort_with(context, definition_error_status(findings))
 
 
-Behavior = Callable[..., Any]
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -103,38 +103,22 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     Aborts (`context.abort`, `abort` above) and cancellations pass through untouched.
     """
 
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlers(_guard)
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _guard_call(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _guard_call(handler.stream_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            _guard_stream(handler.stream_stream, method),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return None if handler is None else self._handlers.get(handler_call_details.method, handler)
+
+
+def _guard(method: str, rpc_type: str, behavior: Behavior) -> Behavior:
+    if rpc_type in ("server_stream", "bidi_stream"):
+        return _guard_stream(behavior, method)
+    return _guard_call(behavior, method)
 
 
 # An abort is how a handler reports an expected error; it must reach the client as is.

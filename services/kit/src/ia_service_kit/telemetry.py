@@ -47,6 +47,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
 
 if TYPE_CHECKING:
@@ -441,6 +442,7 @@ class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
 
     def __init__(self) -> None:
         self._tracer = trace.get_tracer("ia_service_kit.telemetry")
+        self._handlers = WrappedHandlers(self._measured)
 
     async def intercept_service(
         self,
@@ -448,31 +450,11 @@ class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        call = _Call(handler_call_details.method, _rpc_type(handler), self._tracer)
-        factory, behavior = {
-            "unary": (grpc.unary_unary_rpc_method_handler, handler.unary_unary),
-            "server_stream": (grpc.unary_stream_rpc_method_handler, handler.unary_stream),
-            "client_stream": (grpc.stream_unary_rpc_method_handler, handler.stream_unary),
-            "bidi_stream": (grpc.stream_stream_rpc_method_handler, handler.stream_stream),
-        }[call.rpc_type]
-        wrapped = call.wrap_generator(behavior) if inspect.isasyncgenfunction(behavior) else call.wrap(behavior)
-        return factory(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return None if handler is None else self._handlers.get(handler_call_details.method, handler)
 
-
-def _rpc_type(handler: grpc.RpcMethodHandler) -> str:
-    if handler.unary_unary:
-        return "unary"
-    if handler.unary_stream:
-        return "server_stream"
-    if handler.stream_unary:
-        return "client_stream"
-    return "bidi_stream"
+    def _measured(self, method: str, rpc_type: str, behavior: Behavior) -> Behavior:
+        call = _Call(method, rpc_type, self._tracer)
+        return call.wrap_generator(behavior) if inspect.isasyncgenfunction(behavior) else call.wrap(behavior)
 
 
 class _Call:

@@ -1,0 +1,60 @@
+"""What the kit's server interceptors share: wrapping a method's behaviour once.
+
+A method's handler is built when the service is registered and never changes, so
+rebuilding its wrapper on every call would only add work to every call. The
+handler is still asked for on each call, so interceptors after this one (and any
+that answer a call with a handler of their own) run as usual; only the wrapping of
+an unchanged handler is reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+Behavior = Callable[..., Any]
+# (full method name, rpc type, behaviour) -> the behaviour to serve instead.
+Wrap = Callable[[str, str, Behavior], Behavior]
+
+_FACTORIES = {
+    "unary": (grpc.unary_unary_rpc_method_handler, "unary_unary"),
+    "server_stream": (grpc.unary_stream_rpc_method_handler, "unary_stream"),
+    "client_stream": (grpc.stream_unary_rpc_method_handler, "stream_unary"),
+    "bidi_stream": (grpc.stream_stream_rpc_method_handler, "stream_stream"),
+}
+
+
+def rpc_type(handler: grpc.RpcMethodHandler) -> str:
+    """"unary", "server_stream", "client_stream" or "bidi_stream"."""
+    if handler.unary_unary:
+        return "unary"
+    if handler.unary_stream:
+        return "server_stream"
+    if handler.stream_unary:
+        return "client_stream"
+    return "bidi_stream"
+
+
+class WrappedHandlers:
+    """The wrapped handler of each method, rebuilt only when its handler changes."""
+
+    def __init__(self, wrap: Wrap) -> None:
+        self._wrap = wrap
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def get(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` with its behaviour wrapped for `method`."""
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        kind = rpc_type(handler)
+        factory, attribute = _FACTORIES[kind]
+        wrapped = factory(
+            self._wrap(method, kind, getattr(handler, attribute)),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
