@@ -89,3 +89,22 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def whole_run(stub, start_request) -> bool:
+    """Start a run and follow its events until the stream ends; True if it succeeded."""
+    import grpc
+    from ia.executor.v1 import message_pb2, request_response_pb2
+    from measure import progress
+
+    try:
+        started = await stub.StartRun(start_request, timeout=60)
+        state = started.run.state
+        watch = request_response_pb2.WatchRunRequest(run_id=started.run.run_id)
+        async for response in stub.WatchRun(watch, timeout=60):
+            if response.event.WhichOneof("kind") == "run_state_changed":
+                state = response.event.run_state_changed.state
+    except grpc.aio.AioRpcError as error:
+        progress(f"run failed: {error.code().name}: {error.details()}")
+        return False
+    return state == message_pb2.RUN_STATE_SUCCEEDED

@@ -34,8 +34,7 @@ from environments import LANGGRAPH, ORIGINAL_LIBRARY, BaselineUnavailable, Envir
 from measure import median, progress
 from pipelines import fan_out_join, pass_chain
 from results import Figure
-from servers import ServerProcess
-from suites.grpc import _whole_run
+from servers import ServerProcess, whole_run
 
 WORKERS = Path(__file__).resolve().parent.parent / "workers"
 PREFECT = Environment("prefect")
@@ -129,11 +128,11 @@ async def _timed_runs(address: str, runs: int) -> dict[str, list[float]]:
         stub = service_pb2_grpc.ExecutorServiceStub(channel)
         for request in requests.values():
             for _ in range(10):  # warm-up: connection, caches, the first database writes
-                await _whole_run(stub, request)
+                await whole_run(stub, request)
         for _ in range(runs):
             for shape, request in requests.items():
                 start = time.perf_counter()
-                succeeded = await _whole_run(stub, request)
+                succeeded = await whole_run(stub, request)
                 samples[shape].append(time.perf_counter() - start)
                 if not succeeded:
                     raise RuntimeError(f"a {SHAPES[shape]} failed through the executor")

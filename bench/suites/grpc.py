@@ -28,7 +28,7 @@ import grpc
 from measure import median, percentile, progress
 from pipelines import pass_chain
 from results import Figure, NotMeasurable
-from servers import ServerProcess
+from servers import ServerProcess, whole_run
 
 WORKERS = Path(__file__).resolve().parent.parent / "workers"
 CLIENTS = 32
@@ -83,7 +83,7 @@ async def _measure(bare: ServerProcess, executor: ServerProcess, runs: int,
         progress(f"latency: {runs} runs of 10 steps and of 1 step, interleaved with bare calls")
         for _ in range(10):  # warm-up: connections, caches, the first database writes
             await bare_call()
-            await _whole_run(executor_stub, ten_steps)
+            await whole_run(executor_stub, ten_steps)
         bare_times, run_times, short_times, failed = [], [], [], 0
         for _ in range(runs):
             start = time.perf_counter()
@@ -91,7 +91,7 @@ async def _measure(bare: ServerProcess, executor: ServerProcess, runs: int,
             bare_times.append(time.perf_counter() - start)
             for request, times in ((ten_steps, run_times), (one_step, short_times)):
                 start = time.perf_counter()
-                succeeded = await _whole_run(executor_stub, request)
+                succeeded = await whole_run(executor_stub, request)
                 times.append(time.perf_counter() - start)
                 failed += not succeeded
 
@@ -101,7 +101,7 @@ async def _measure(bare: ServerProcess, executor: ServerProcess, runs: int,
         for _ in range(turns):
             # Turns of a few seconds each, so that both see the same machine.
             await bare_load.saturate(bare_call, bare, seconds / turns)
-            await run_load.saturate(lambda: _whole_run(executor_stub, three_steps), executor,
+            await run_load.saturate(lambda: whole_run(executor_stub, three_steps), executor,
                                     seconds / turns)
 
     ms = 1000.0
@@ -145,23 +145,6 @@ def _start_request(steps: int):
     request = request_response_pb2.StartRunRequest(definition=definition)
     request.inputs.update({"count": 1})
     return request
-
-
-async def _whole_run(stub, start_request) -> bool:
-    """Start a run and follow its events until the stream ends; True if it succeeded."""
-    from ia.executor.v1 import message_pb2, request_response_pb2
-
-    try:
-        started = await stub.StartRun(start_request, timeout=60)
-        state = started.run.state
-        watch = request_response_pb2.WatchRunRequest(run_id=started.run.run_id)
-        async for response in stub.WatchRun(watch, timeout=60):
-            if response.event.WhichOneof("kind") == "run_state_changed":
-                state = response.event.run_state_changed.state
-    except grpc.aio.AioRpcError as error:
-        progress(f"run failed: {error.code().name}: {error.details()}")
-        return False
-    return state == message_pb2.RUN_STATE_SUCCEEDED
 
 
 class _Load:

@@ -37,8 +37,7 @@ import grpc
 from measure import median, percentile, progress
 from pipelines import pass_chain
 from results import Figure, NotMeasurable
-from servers import ServerProcess
-from suites.grpc import _whole_run
+from servers import ServerProcess, whole_run
 
 STEPS = 20
 STEP_CPU_MS = 1.0
@@ -169,7 +168,7 @@ async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
         for _ in range(10):
             for stub in stubs.values():
                 for request in requests.values():
-                    if not await _whole_run(stub, request):
+                    if not await whole_run(stub, request):
                         raise RuntimeError("a warm-up run failed; see the progress lines above")
         progress(f"{runs} runs of each pipeline on each stack, in blocks of {BLOCK}")
         order = list(stubs)
@@ -178,7 +177,7 @@ async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
                 for _ in range(min(BLOCK, runs - block)):
                     for kind, request in requests.items():
                         start = time.perf_counter()
-                        succeeded = await _whole_run(stubs[name], request)
+                        succeeded = await whole_run(stubs[name], request)
                         samples[kind][name].append(time.perf_counter() - start)
                         failed += not succeeded
             order.reverse()
