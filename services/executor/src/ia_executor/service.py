@@ -10,8 +10,7 @@ from google.rpc import error_details_pb2
 from ia.executor.v1 import message_pb2, service_pb2_grpc
 from ia.executor.v1 import request_response_pb2 as rr
 from ia_modules.engine.values import from_struct
-from ia_service_kit.errors import abort, abort_invalid_argument, abort_invalid_definition, abort_with, error_status
-from ia_service_kit.pagination import InvalidPageSize, InvalidPageToken
+from ia_service_kit.errors import abort, abort_invalid_definition, abort_with, error_status
 
 from ia_executor import errors
 from ia_executor.messages import dry_run_response, event_message, run_message, task_message
@@ -28,7 +27,7 @@ _STATUS = {
     errors.RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
-_REFUSALS = (errors.ExecutorError, InvalidPageToken, InvalidPageSize)
+_REFUSALS = (errors.ExecutorError,)
 
 
 async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
@@ -43,10 +42,6 @@ async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoRetu
             context,
             error_status(grpc.StatusCode.INVALID_ARGUMENT, error.reason, str(error), error.metadata, violations),
         )
-    if isinstance(error, InvalidPageToken):
-        await abort_invalid_argument(context, "page_token", str(error), reason="INVALID_PAGE_TOKEN")
-    if isinstance(error, InvalidPageSize):
-        await abort_invalid_argument(context, "page_size", str(error))
     assert isinstance(error, errors.ExecutorError)
     await abort(context, _STATUS[type(error)], error.reason, str(error), **error.metadata)
 

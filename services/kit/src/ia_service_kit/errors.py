@@ -8,7 +8,8 @@ path into it, for example `steps[2].inputs.topic`.
 The status builder itself (`error_status`, `abort`, `abort_with`) lives in the SDK's
 `ia_modules.status`, shared with plugin processes, and is re-exported here.
 
-`ErrorInterceptor` makes sure nothing else leaves a service: an unexpected
+`ErrorInterceptor` makes sure nothing else leaves a service: the kit's own page
+errors become INVALID_ARGUMENT naming `page_token` or `page_size`, and an unexpected
 exception becomes INTERNAL with a short message, and its traceback goes to the
 server log only.
 """
@@ -26,6 +27,7 @@ from ia_modules.definition import Finding, Severity
 from ia_modules.status import DOMAIN, abort, abort_with, error_status, field_violation
 from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
+from ia_service_kit.pagination import PageError
 
 __all__ = [
     "DOMAIN",
@@ -137,6 +139,8 @@ def _guard_call(behavior: Behavior, method: str) -> Behavior:
             return await behavior(request, context)
         except _PASS_THROUGH:
             raise
+        except PageError as error:
+            await abort_invalid_argument(context, error.field, str(error), reason=error.reason)
         except Exception:
             await _internal(context, method)
 
@@ -152,6 +156,8 @@ def _guard_stream(behavior: Behavior, method: str) -> Behavior:
                     yield response
             except _PASS_THROUGH:
                 raise
+            except PageError as error:
+                await abort_invalid_argument(context, error.field, str(error), reason=error.reason)
             except Exception:
                 await _internal(context, method)
 

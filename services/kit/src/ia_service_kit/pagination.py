@@ -27,12 +27,25 @@ MAX_PAGE_SIZE = 1000
 _SECRET_SETTING = "page_token_secret"
 
 
-class InvalidPageToken(ValueError):
+class PageError(ValueError):
+    """A page request the caller must change; the kit's ErrorInterceptor answers it
+    with INVALID_ARGUMENT naming `field`, so services need not catch it."""
+
+    field = ""
+    reason = "INVALID_ARGUMENT"
+
+
+class InvalidPageToken(PageError):
     """The page token was not issued by this service for this query."""
 
+    field = "page_token"
+    reason = "INVALID_PAGE_TOKEN"
 
-class InvalidPageSize(ValueError):
+
+class InvalidPageSize(PageError):
     """A negative page size."""
+
+    field = "page_size"
 
 
 def page_size(requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:

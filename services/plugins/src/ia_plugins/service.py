@@ -23,12 +23,7 @@ from ia_service_kit.errors import (
     abort_with,
     error_status,
 )
-from ia_service_kit.pagination import (
-    InvalidPageSize,
-    InvalidPageToken,
-    PageTokens,
-    page_size,
-)
+from ia_service_kit.pagination import PageTokens, page_size
 
 _HEALTH = {
     Health.STARTING: message_pb2.PLUGIN_HEALTH_STARTING,
@@ -124,13 +119,8 @@ class PluginHostService(service_pb2_grpc.PluginHostServiceServicer):
     ) -> rr.ListPluginsResponse:
         kind = _kind(request.kind)
         query = {"kind": kind.value if kind else ""}
-        try:
-            size = page_size(request.page_size)
-            after = self._tokens.decode(request.page_token, query=query)
-        except InvalidPageSize as error:
-            await abort_invalid_argument(context, "page_size", str(error))
-        except InvalidPageToken as error:
-            await abort_invalid_argument(context, "page_token", str(error), reason="INVALID_PAGE_TOKEN")
+        size = page_size(request.page_size)
+        after = self._tokens.decode(request.page_token, query=query)
         await self._host.started()
         views = [v for v in self._host.views() if kind is None or kind in v.kinds]
         if after is not None:

@@ -21,7 +21,6 @@ from ia_registry import errors
 from ia_registry.registry import Registry, Stored, check_pipeline, check_text
 from ia_registry.store import StoredVersion
 from ia_service_kit.errors import abort, abort_invalid_argument, abort_invalid_definition
-from ia_service_kit.pagination import InvalidPageSize, InvalidPageToken
 
 T = TypeVar("T")
 
@@ -52,7 +51,7 @@ def _warnings(stored: Stored) -> list[pipeline_pb2.Finding]:
     return [finding.to_proto() for finding in stored.warnings]
 
 
-_REFUSALS = (DefinitionError, errors.RegistryError, InvalidPageToken, InvalidPageSize)
+_REFUSALS = (DefinitionError, errors.RegistryError)
 
 
 async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
@@ -61,10 +60,6 @@ async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoRetu
         await abort_invalid_definition(context, error.findings)
     elif isinstance(error, errors.InvalidField):
         await abort_invalid_argument(context, error.field, str(error))
-    elif isinstance(error, InvalidPageToken):
-        await abort_invalid_argument(context, "page_token", str(error), reason="INVALID_PAGE_TOKEN")
-    elif isinstance(error, InvalidPageSize):
-        await abort_invalid_argument(context, "page_size", str(error))
     else:
         registry_error = cast(errors.RegistryError, error)
         await abort(context, _STATUS[type(error)], registry_error.reason, str(error), **registry_error.metadata)

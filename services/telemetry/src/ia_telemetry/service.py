@@ -16,7 +16,6 @@ from google.protobuf import struct_pb2
 from ia.telemetry.v1 import message_pb2, service_pb2_grpc
 from ia.telemetry.v1 import request_response_pb2 as rr
 from ia_service_kit.errors import abort, abort_invalid_argument
-from ia_service_kit.pagination import InvalidPageSize, InvalidPageToken
 from ia_telemetry import errors
 from ia_telemetry.benchmarks import Benchmarks
 from ia_telemetry.metrics import Metrics
@@ -30,16 +29,12 @@ _STATUS = {
     errors.TraceNotFound: grpc.StatusCode.NOT_FOUND,
     errors.BenchmarkNotFound: grpc.StatusCode.NOT_FOUND,
 }
-_REFUSALS = (errors.TelemetryError, InvalidPageToken, InvalidPageSize)
+_REFUSALS = (errors.TelemetryError,)
 
 
 async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
     if isinstance(error, errors.InvalidField):
         await abort_invalid_argument(context, error.field, str(error))
-    elif isinstance(error, InvalidPageToken):
-        await abort_invalid_argument(context, "page_token", str(error), reason="INVALID_PAGE_TOKEN")
-    elif isinstance(error, InvalidPageSize):
-        await abort_invalid_argument(context, "page_size", str(error))
     else:
         assert isinstance(error, errors.TelemetryError)
         await abort(context, _STATUS[type(error)], error.reason, str(error), **error.metadata)
