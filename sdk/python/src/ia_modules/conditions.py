@@ -150,6 +150,10 @@ class Condition:
         """Evaluate against ``parameters``, ``steps``, ``result`` and ``run``."""
         return Verdict(True, "always")
 
+    def reads(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The values this condition looks at in ``context``, by name (for a debugger)."""
+        return {}
+
 
 class _Parameter(Condition):
     __slots__ = ("name",)
@@ -164,6 +168,9 @@ class _Parameter(Condition):
         if value:
             return Verdict(True, f"parameter {self.name} is {_show(value)}")
         return Verdict(False, f"parameter {self.name} is {_show(value)}, not truthy")
+
+    def reads(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        return {f"parameters.{self.name}": (context.get("parameters") or {}).get(self.name)}
 
 
 class _Cel(Condition):
@@ -189,6 +196,9 @@ class _Cel(Condition):
                 self.text,
             )
         return Verdict(value, f"{self.text} was {'true' if value else 'false'}")
+
+    def reads(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: context[name] for name in self.variables if name in context}
 
 
 class _Plugin(Condition):
@@ -312,6 +322,12 @@ class _Expression(Condition):
         if fired:
             return _FIRED
         return Verdict(False, f"{self.text} was false ({where} = {_show(actual)})")
+
+    def reads(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return {self.source.text: lookup(self.source, context)}
+        except TemplateError:
+            return {self.source.text: None}
 
 
 def _source_reference(source: Any) -> Reference:

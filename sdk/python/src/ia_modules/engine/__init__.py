@@ -10,18 +10,22 @@ How an executor drives it::
     # decision.actions; report each action's end with StepSucceeded/StepFailed
     # (same key); answer EvaluateCondition (a condition plugin) with
     # ConditionEvaluated; call Tick(now) at scheduler.next_wakeup; Cancel(reason, now).
+    # A debugged run: Start(now, breakpoints, mocks) (check them first with
+    # check_debugging); it pauses at a breakpoint, Resume(now, step=...) goes on.
 
 After a crash, replay the journal of applied signals into a new Scheduler, then
 dispatch ``scheduler.inflight()`` again (same keys) and ``Tick`` at the current time.
 """
 
 from ia_modules.engine.actions import Action, CancelWork, EvaluateCondition, ExecuteStep, StartChildRun, StartTimer
+from ia_modules.engine.debugging import ConditionRecord, PausedStep, check_debugging
 from ia_modules.engine.dry_run import DryRunResult, dry_run
 from ia_modules.engine.events import (
     Event,
     InputRequested,
     RunOutputs,
     RunStateChanged,
+    StepInputEdited,
     StepLog,
     StepStateChanged,
     TaskClosed,
@@ -31,6 +35,7 @@ from ia_modules.engine.scheduler import Decision, NotTaken, Scheduler, StepRecor
 from ia_modules.engine.signals import (
     Cancel,
     ConditionEvaluated,
+    Resume,
     Signal,
     Start,
     StepFailed,
@@ -45,6 +50,7 @@ __all__ = [
     "Cancel",
     "CancelWork",
     "ConditionEvaluated",
+    "ConditionRecord",
     "Decision",
     "DryRunResult",
     "ErrorKind",
@@ -54,8 +60,10 @@ __all__ = [
     "ExecutionError",
     "InputRequested",
     "NotTaken",
+    "PausedStep",
     "Plan",
     "PlanError",
+    "Resume",
     "RetryPolicy",
     "RunOutputs",
     "RunState",
@@ -66,6 +74,7 @@ __all__ = [
     "StartChildRun",
     "StartTimer",
     "StepFailed",
+    "StepInputEdited",
     "StepLog",
     "StepRecord",
     "StepState",
@@ -73,6 +82,7 @@ __all__ = [
     "StepSucceeded",
     "TaskClosed",
     "Tick",
+    "check_debugging",
     "compile_plan",
     "dry_run",
     "signal_from_dict",

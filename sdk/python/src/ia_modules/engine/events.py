@@ -16,6 +16,7 @@ __all__ = [
     "InputRequested",
     "RunOutputs",
     "RunStateChanged",
+    "StepInputEdited",
     "StepLog",
     "StepStateChanged",
     "TaskClosed",
@@ -94,4 +95,18 @@ class RunOutputs:
     time: float
 
 
-Event = RunStateChanged | StepStateChanged | StepLog | InputRequested | TaskClosed | RunOutputs
+@dataclass(slots=True)
+class StepInputEdited:
+    """A paused step's input was changed before it ran: it runs with ``input``.
+
+    ``fields`` are the top-level fields that were set.
+    """
+
+    step_id: str
+    iteration: int
+    input: dict[str, Any]
+    fields: tuple[str, ...]
+    time: float
+
+
+Event = RunStateChanged | StepStateChanged | StepLog | InputRequested | TaskClosed | RunOutputs | StepInputEdited

@@ -24,6 +24,11 @@ Semantics (DESIGN.md §5):
   the scheduler asks the executor (EvaluateCondition) and resolves the transition
   when the ConditionEvaluated signal comes back. Being a signal, the verdict is
   journaled, so a replay decides the same way.
+- A debugged run (breakpoints or mocks on its Start) holds a step at a
+  breakpoint before it runs, with its input resolved; while nothing else runs
+  the run is PAUSED. ``Resume`` releases the held steps (``step``: one of them,
+  then every next step is held too). A mocked step completes with its mock and
+  is never dispatched. A debugged run keeps each condition it evaluated.
 
 The scheduler does no I/O, never reads the clock and draws randomness (retry
 jitter) only from its ``rng``, seeded from the run id unless one is given.
@@ -31,25 +36,37 @@ jitter) only from its ``rng``, seeded from the run id unless one is given.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ia_modules.conditions import ConditionError
+from ia_modules.conditions import ConditionError, Verdict, compile_condition
 from ia_modules.engine.actions import Action, CancelWork, EvaluateCondition, ExecuteStep, StartChildRun, StartTimer
+from ia_modules.engine.debugging import ConditionRecord, PausedStep
 from ia_modules.engine.events import (
     Event,
     InputRequested,
     RunOutputs,
     RunStateChanged,
+    StepInputEdited,
     StepLog,
     StepStateChanged,
     TaskClosed,
 )
 from ia_modules.engine.plan import Plan, StepPlan, TransitionPlan
-from ia_modules.engine.signals import Cancel, ConditionEvaluated, Signal, Start, StepFailed, StepSucceeded, Tick
+from ia_modules.engine.signals import (
+    Cancel,
+    ConditionEvaluated,
+    Resume,
+    Signal,
+    Start,
+    StepFailed,
+    StepSucceeded,
+    Tick,
+)
 from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
 from ia_modules.templates import TemplateError
 
@@ -199,6 +216,15 @@ class Scheduler:
         self._now = 0.0
         self._events: list[Event] = []
         self._actions: list[Action] = []
+        # Debugging (see Start): breakpoint conditions by step id ("" = always),
+        # mock outputs by step id, the steps held before they run (with why), and
+        # whether every step about to run is held (after a Resume with ``step``).
+        self._breakpoints: dict[str, list[str]] = {}
+        self._mocks: dict[str, dict[str, Any]] = {}
+        self._held: list[tuple[_Node, str]] = []
+        self._stepping = False
+        #: Each transition condition evaluated so far; kept by debugged runs only.
+        self.conditions: list[ConditionRecord] | None = None
 
     # ----- signals -----------------------------------------------------------------
 
@@ -217,7 +243,9 @@ class Scheduler:
         elif isinstance(signal, Tick):
             self._on_tick(now)
         elif isinstance(signal, Start):
-            self._on_start(now)
+            self._on_start(signal)
+        elif isinstance(signal, Resume):
+            self._on_resume(signal, now)
         elif isinstance(signal, Cancel):
             self._terminate(RunState.CANCELLED, ExecutionError(ErrorKind.CANCELLED, signal.reason), now)
         self._pump(now)
@@ -264,11 +292,31 @@ class Scheduler:
         """(key, step id) of each human-input task still waiting for an answer."""
         return [(k, w.node.plan.id) for k, w in self._inflight.items() if w.action is None]
 
+    def paused(self) -> list[PausedStep]:
+        """The steps held before they run, in the order they were held."""
+        return [
+            PausedStep(node.plan.id, node.record.iteration, dict(node.record.input or {}), reason)
+            for node, reason in self._held
+        ]
+
+    def step_outputs(self) -> dict[str, Any]:
+        """The output of each step that succeeded so far (its latest iteration's), by step id."""
+        return dict(self._outputs)
+
     # ----- run lifecycle ---------------------------------------------------------------
 
-    def _on_start(self, now: float) -> None:
+    def _on_start(self, signal: Start) -> None:
         if self.state is not RunState.PENDING:
             return
+        now = signal.now
+        if signal.breakpoints or signal.mocks:
+            for step_id, condition in signal.breakpoints:
+                self._breakpoints.setdefault(step_id, []).append(condition.strip())
+            self._mocks = {
+                step_id: output if isinstance(output, dict) else {"value": output}
+                for step_id, output in signal.mocks.items()
+            }
+            self.conditions = []
         self.state = RunState.RUNNING
         self._events.append(RunStateChanged(RunState.RUNNING, now))
         if self.plan.timeout_s:
@@ -279,8 +327,11 @@ class Scheduler:
         if self._ended or self.state is RunState.PENDING:
             return
         if self._active or self._ready or self._asking:
-            waiting = self._waiting == len(self._active) and not self._ready and not self._asking
-            state = RunState.WAITING_FOR_INPUT if waiting else RunState.RUNNING
+            idle = len(self._active) == self._waiting + len(self._held) and not self._ready and not self._asking
+            if not idle:
+                state = RunState.RUNNING
+            else:
+                state = RunState.PAUSED if self._held else RunState.WAITING_FOR_INPUT
             if state is not self.state:
                 self.state = state
                 self._events.append(RunStateChanged(state, now))
@@ -322,6 +373,7 @@ class Scheduler:
         self._timers.clear()
         self._active.clear()
         self._ready.clear()
+        self._held.clear()
         self._waiting = 0
         self._asking = 0
         self.state = state
@@ -400,6 +452,7 @@ class Scheduler:
                 verdict = self._evaluate(edge, context, now)
                 if verdict is None:
                     return
+                self._note_condition(edge, node, verdict, context)
                 self._resolve(edge, verdict.fired, verdict.reason)
             if plan.error_edge is not None:
                 self._resolve(plan.error_edge, False, f"{plan.id} did not fail")
@@ -434,6 +487,23 @@ class Scheduler:
             )
             return None
 
+    def _note_condition(self, edge: TransitionPlan, node: _Node, verdict: Verdict, context: dict[str, Any]) -> None:
+        if self.conditions is None:
+            return
+        # A copy: the outputs the condition read keep changing as the run goes on.
+        values = copy.deepcopy(edge.condition.reads(context))
+        self.conditions.append(
+            ConditionRecord(
+                edge.source,
+                edge.target,
+                node.record.iteration,
+                edge.condition.text,
+                verdict.fired,
+                verdict.reason,
+                values,
+            )
+        )
+
     def _ask(self, node: _Node, edge: TransitionPlan, now: float) -> None:
         """Have the executor call the condition plugin guarding ``edge``."""
         condition = edge.condition
@@ -459,6 +529,7 @@ class Scheduler:
         edge = work.data
         verb = "fires" if fired else "does not fire"
         self._log(work.node, "info", f"condition plugin {work.action.plugin!r}: {edge.label} {verb} ({reason})", now)
+        self._note_condition(edge, work.node, Verdict(fired, reason), {})
         self._resolve(edge, fired, reason)
 
     def _condition_failed(self, work: _Work, error: ExecutionError, now: float) -> None:
@@ -479,6 +550,7 @@ class Scheduler:
             verdict = self._evaluate(edge, context, now)
             if verdict is None:
                 return True
+            self._note_condition(edge, node, verdict, context)
             if not verdict.fired:
                 self._note_not_taken(edge, verdict.reason)
                 continue
@@ -580,7 +652,62 @@ class Scheduler:
             record.attempts = 1
             self._final_failure(node, ExecutionError(ErrorKind.TEMPLATE_ERROR, f"inputs: {exc}", plan.id), now)
             return
+        if self._stepping or self._breakpoints:
+            reason = self._pause_reason(node)
+            if reason:
+                self._held.append((node, reason))
+                self._events.append(
+                    StepStateChanged(
+                        plan.id, iteration, StepState.PENDING, 0, now, input=record.input, reason=f"paused: {reason}"
+                    )
+                )
+                return
         self._attempt(node, now)
+
+    # ----- debugging -------------------------------------------------------------------
+
+    def _pause_reason(self, node: _Node) -> str:
+        """Why ``node`` is held before it runs; "" to run it."""
+        if self._stepping:
+            return "stepping"
+        for text in self._breakpoints.get(node.plan.id, ()):
+            if not text:
+                return "breakpoint"
+            try:
+                verdict = compile_condition({"expr": text}).evaluate(self._context(input=node.record.input))
+            except ConditionError as exc:
+                # A debugger that cannot tell stops: better than running past the step.
+                return f"breakpoint (its condition failed: {exc})"
+            if verdict.fired:
+                return f"breakpoint ({text})"
+        return ""
+
+    def _on_resume(self, signal: Resume, now: float) -> None:
+        held = self._held
+        index = 0
+        if signal.step_id:
+            index = next((i for i, (node, _r) in enumerate(held) if node.plan.id == signal.step_id), -1)
+        if not held or index < 0:
+            return
+        node = held[index][0]
+        if signal.inputs:
+            record = node.record
+            record.input = {**(record.input or {}), **signal.inputs}
+            self._events.append(
+                StepInputEdited(node.plan.id, record.iteration, dict(record.input), tuple(signal.inputs), now)
+            )
+        if signal.step:
+            self._stepping = True
+            del held[index]
+            released = [node]
+        else:
+            self._stepping = False
+            released = [held_node for held_node, _r in held]
+            held.clear()
+        for released_node in released:
+            if self._ended:
+                return
+            self._attempt(released_node, now)
 
     def _attempt(self, node: _Node, now: float) -> None:
         plan = node.plan
@@ -589,7 +716,8 @@ class Scheduler:
         record.attempts = node.attempt
         attempt = node.attempt
         kind = plan.kind
-        if kind == "human_input":
+        mock = self._mocks.get(plan.id) if self._mocks else None
+        if kind == "human_input" and mock is None:
             self._request_input(node, now)
             return
         record.state = StepState.RUNNING
@@ -603,7 +731,9 @@ class Scheduler:
                 input=record.input if attempt == 1 else None,
             )
         )
-        if kind == "pass":
+        if mock is not None:
+            self._succeed(node, dict(mock), now, reason="mocked: completed with its mock output; it did not run")
+        elif kind == "pass":
             self._succeed(node, {**plan.values, **record.input}, now)
         elif kind == "map":
             self._start_map(node, now)

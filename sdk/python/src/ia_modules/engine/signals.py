@@ -8,12 +8,13 @@ parameters, run id and signals.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
     "Cancel",
     "ConditionEvaluated",
+    "Resume",
     "Signal",
     "Start",
     "StepFailed",
@@ -25,13 +26,26 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Start the run."""
+    """Start the run.
+
+    A debugged run also names its ``breakpoints`` ((step id, CEL condition or "")
+    pairs: pause before the step, when the condition holds) and its ``mocks``
+    (step id -> the output it completes with, without being dispatched). Being
+    part of the journaled start, they hold again when the run is replayed.
+    """
 
     now: float
+    breakpoints: tuple[tuple[str, str], ...] = ()
+    mocks: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form, tagged with the signal's name."""
-        return {"signal": "start", **asdict(self)}
+        """The JSON form, tagged with the signal's name (debug fields only when set)."""
+        data: dict[str, Any] = {"signal": "start", "now": self.now}
+        if self.breakpoints:
+            data["breakpoints"] = [list(pair) for pair in self.breakpoints]
+        if self.mocks:
+            data["mocks"] = self.mocks
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +112,26 @@ class Cancel:
         return {"signal": "cancel", **asdict(self)}
 
 
-Signal = Start | StepSucceeded | StepFailed | ConditionEvaluated | Tick | Cancel
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Let a paused run go on.
+
+    ``step`` runs only the paused step ``step_id`` (the first paused one when
+    empty) and pauses again before the next step; otherwise every paused step
+    runs. ``inputs`` sets top-level fields of that step's input first.
+    """
+
+    now: float
+    step: bool = False
+    step_id: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, tagged with the signal's name."""
+        return {"signal": "resume", **asdict(self)}
+
+
+Signal = Start | StepSucceeded | StepFailed | ConditionEvaluated | Tick | Cancel | Resume
 
 _BY_NAME = {
     "start": Start,
@@ -107,10 +140,14 @@ _BY_NAME = {
     "condition_evaluated": ConditionEvaluated,
     "tick": Tick,
     "cancel": Cancel,
+    "resume": Resume,
 }
 
 
 def signal_from_dict(data: dict[str, Any]) -> Signal:
     """Rebuild a signal from its ``to_dict`` form."""
     fields = dict(data)
-    return _BY_NAME[fields.pop("signal")](**fields)
+    kind = _BY_NAME[fields.pop("signal")]
+    if kind is Start and "breakpoints" in fields:
+        fields["breakpoints"] = tuple(tuple(pair) for pair in fields["breakpoints"])
+    return kind(**fields)

@@ -9,7 +9,8 @@ __all__ = ["ErrorKind", "ExecutionError", "RunState", "StepState"]
 
 
 class RunState(enum.Enum):
-    """PENDING → RUNNING ⇄ WAITING_FOR_INPUT → one final state."""
+    """PENDING → RUNNING ⇄ WAITING_FOR_INPUT → one final state; a debugged run
+    also goes RUNNING ⇄ PAUSED (held before a step)."""
 
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -18,6 +19,7 @@ class RunState(enum.Enum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     TIMED_OUT = "TIMED_OUT"
+    PAUSED = "PAUSED"
 
     @property
     def is_final(self) -> bool:
