@@ -12,6 +12,7 @@ __all__ = [
     "RegistryUnavailable",
     "RunAlreadyEnded",
     "RunNotFound",
+    "RunNotPaused",
     "TaskNotFound",
     "TaskNotOpen",
 ]
@@ -39,6 +40,17 @@ class RunAlreadyEnded(ExecutorError):
 
     def __init__(self, run_id: str, state: str) -> None:
         super().__init__(f"run {run_id!r} has already ended ({state})", run_id=run_id, state=state)
+
+
+class RunNotPaused(ExecutorError):
+    reason = "RUN_NOT_PAUSED"
+
+    def __init__(self, run_id: str, state: str) -> None:
+        super().__init__(
+            f"run {run_id!r} is not paused (it is {state}); only a run started with breakpoints pauses",
+            run_id=run_id,
+            state=state,
+        )
 
 
 class TaskNotFound(ExecutorError):

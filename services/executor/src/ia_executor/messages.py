@@ -128,6 +128,13 @@ def _set_outputs(target: message_pb2.RunOutputs, body: dict[str, Any]) -> None:
     _set_struct(target.outputs, body.get("outputs"))
 
 
+def _set_step_input_edited(target: message_pb2.StepInputEdited, body: dict[str, Any]) -> None:
+    target.step_id = body["step_id"]
+    target.iteration = body["iteration"]
+    _set_struct(target.input, body["input"])
+    target.fields.extend(body["fields"])
+
+
 def _set_input_requested(target: message_pb2.HumanTask, body: dict[str, Any]) -> None:
     # Rare, and stored with RFC 3339 times: the generic conversion is fine here.
     json_format.ParseDict(body, target)
@@ -141,6 +148,7 @@ _EVENT_KINDS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "step_progress": _set_step_progress,
     "outputs": _set_outputs,
     "input_requested": _set_input_requested,
+    "step_input_edited": _set_step_input_edited,
 }
 
 

@@ -17,6 +17,7 @@ from ia_modules.engine import (
     RunOutputs,
     RunState,
     RunStateChanged,
+    StepInputEdited,
     StepLog,
     StepRecord,
     StepStateChanged,
@@ -132,6 +133,9 @@ def event_body(event: Event, task: dict[str, Any] | None = None) -> dict[str, An
         return {"outputs": {"outputs": event.outputs}}
     if isinstance(event, InputRequested) and task is not None:
         return {"input_requested": task_body(task)}
+    if isinstance(event, StepInputEdited):
+        edited = {"step_id": event.step_id, "iteration": event.iteration, "input": event.input}
+        return {"step_input_edited": edited | {"fields": list(event.fields)}}
     return None
 
 

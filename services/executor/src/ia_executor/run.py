@@ -28,6 +28,7 @@ from ia_modules.engine import (
     ExecuteStep,
     InputRequested,
     Plan,
+    Resume,
     RunStateChanged,
     Scheduler,
     Signal,
@@ -45,6 +46,7 @@ from ia_modules.engine import (
 from ia_service_kit.logging import get_logger
 
 from ia_executor import records
+from ia_executor.errors import InvalidInput, RunNotPaused
 from ia_executor.feed import EventFeed
 from ia_executor.store import RUN_FIELDS, Commit, RunRow, RunStore, RunView, StoredEvent
 from ia_executor.telemetry import run_telemetry
@@ -119,14 +121,20 @@ class ActiveRun:
 
     # ----- entry points -------------------------------------------------------------------
 
-    async def begin(self, definition: dict[str, Any]) -> RunRow | None:
+    async def begin(
+        self,
+        definition: dict[str, Any],
+        breakpoints: tuple[tuple[str, str], ...] = (),
+        mocks: dict[str, Any] | None = None,
+    ) -> RunRow | None:
         """Stores this new run (its PENDING row) together with its start, then starts its work.
 
+        ``breakpoints`` and ``mocks`` make it a debugged run (see ``Start``).
         Returns None; or, when its request id is taken, the run stored under it:
         then nothing is stored and this run must be dropped.
         """
         async with self._lock:
-            signal = Start(self._clock())
+            signal = Start(self._clock(), breakpoints, mocks or {})
             decision = self.scheduler.apply(signal)
             commit = Commit(self.run_id)
             self._add_event(commit, records.run_state_body(self.row.state), self.row.create_time)
@@ -182,6 +190,23 @@ class ActiveRun:
             update = {"state": "SUBMITTED", "response": data, "submitter": submitter}
             await self._apply(StepSucceeded(key, data, self._clock()), task_update=(key, update))
             return True
+
+    async def release(self, *, step: bool, step_id: str, inputs: dict[str, Any]) -> None:
+        """Let the paused run go on (see ``Resume``); journaled like every signal.
+
+        Raises RunNotPaused when it holds no step, InvalidInput when ``step_id``
+        is not one it holds.
+        """
+        async with self._lock:
+            paused = [p.step_id for p in self.scheduler.paused()]
+            if not paused:
+                raise RunNotPaused(self.run_id, self.scheduler.state.value)
+            if step_id and step_id not in paused:
+                raise InvalidInput(
+                    f"step {step_id!r} is not paused; paused: {', '.join(paused)}",
+                    [("step_id", f"{step_id!r} is not paused; give one of: {', '.join(paused)}")],
+                )
+            await self._apply(Resume(self._clock(), step, step_id, inputs))
 
     async def note(self, body: dict[str, Any]) -> None:
         """Record and stream an event that is no signal (a plugin's log line or progress)."""

@@ -18,10 +18,13 @@ from ia_modules.engine import (
     ErrorKind,
     Plan,
     RunState,
+    Scheduler,
     StartChildRun,
     StepFailed,
     StepSucceeded,
+    check_debugging,
     dry_run,
+    signal_from_dict,
 )
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageTokens, page_size
@@ -35,11 +38,13 @@ from ia_executor.errors import (
     RegistryUnavailable,
     RunAlreadyEnded,
     RunNotFound,
+    RunNotPaused,
     TaskNotFound,
     TaskNotOpen,
 )
 from ia_executor.feed import EventFeed
 from ia_executor.human_tasks import check_response
+from ia_executor.inspection import Inspection
 from ia_executor.run import ActiveRun
 from ia_executor.store import RunRow, RunStore, RunView, StoredEvent, TaskRow
 from ia_executor.work import NoPluginHost, StepRunner
@@ -118,9 +123,13 @@ class Runs:
         inputs: dict[str, Any],
         inputs_size: int,
         request_id: str = "",
+        breakpoints: tuple[tuple[str, str], ...] = (),
+        mocks: dict[str, Any] | None = None,
     ) -> RunView:
         """Start a run; a known ``request_id`` returns the run it started.
 
+        ``breakpoints`` ((step id, CEL condition or "") pairs) and ``mocks`` (step id
+        -> output) make it a debugged run.
         Raises InvalidInput, DefinitionRefused, PipelineNotFound or RegistryUnavailable.
         """
         self._check_size(inputs_size)
@@ -130,10 +139,24 @@ class Runs:
                 return await self.get(existing.run_id)
         resolved = await self._resolve(pipeline_name, definition, revision)
         self._check_inputs(resolved.plan, inputs)
-        return await self._create(resolved, inputs, request_id, parent_run_id=None)
+        mocks = mocks or {}
+        problems = check_debugging(resolved.plan, breakpoints, mocks)
+        if problems:
+            first = f"{problems[0][0]}: {problems[0][1]}"
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise InvalidInput(f"the breakpoints and mocks do not fit the pipeline: {first}{more}", problems)
+        return await self._create(
+            resolved, inputs, request_id, parent_run_id=None, breakpoints=breakpoints, mocks=mocks
+        )
 
     async def _create(
-        self, resolved: Definition, inputs: dict[str, Any], request_id: str, parent_run_id: str | None
+        self,
+        resolved: Definition,
+        inputs: dict[str, Any],
+        request_id: str,
+        parent_run_id: str | None,
+        breakpoints: tuple[tuple[str, str], ...] = (),
+        mocks: dict[str, Any] | None = None,
     ) -> RunView:
         """Store and start a run; the run already started with ``request_id`` instead, if any."""
         now = self._clock()
@@ -153,7 +176,7 @@ class Runs:
             last_sequence=0,
         )
         active = self._activate(row, resolved.plan)
-        existing = await active.begin(resolved.document)
+        existing = await active.begin(resolved.document, breakpoints, mocks)
         if existing is not None:
             self._active.pop(row.run_id, None)
             return await self.get(existing.run_id)
@@ -311,6 +334,44 @@ class Runs:
             raise RunAlreadyEnded(run_id, view.row.state)
         await active.signal(Cancel(reason or "cancelled on request", self._clock()))
         return await self.get(run_id)
+
+    # ----- debugging ----------------------------------------------------------------------------
+
+    async def release(self, run_id: str, *, step: bool, step_id: str, inputs: dict[str, Any]) -> RunView:
+        """Let a paused run go on: one step (``step``) or until its next breakpoint.
+
+        Raises RunNotFound, RunNotPaused, or InvalidInput (``step_id`` is not paused).
+        """
+        view = await self.get(run_id)
+        active = self._active.get(run_id)
+        if active is None:
+            raise RunNotPaused(run_id, view.row.state)
+        await active.release(step=step, step_id=step_id, inputs=inputs)
+        return await self.get(run_id)
+
+    async def inspect(self, run_id: str) -> Inspection:
+        """What the run's scheduler knows; an ended run's is rebuilt from its journal.
+
+        Raises RunNotFound.
+        """
+        active = self._active.get(run_id)
+        if active is not None:
+            return Inspection.of(active.view(), active.scheduler)
+        view = await self.get(run_id)
+        material = await asyncio.to_thread(self._store.replay_material, run_id)
+        if material is None:
+            raise RunNotFound(run_id)
+        definition, journal = material
+        row = view.row
+        scheduler = Scheduler(
+            self._definitions.plan(definition),
+            run_id,
+            row.parameters,
+            run_info={"parent_run_id": row.parent_run_id or ""},
+        )
+        for data in journal:
+            scheduler.apply(signal_from_dict(data))
+        return Inspection.of(view, scheduler)
 
     # ----- human tasks ------------------------------------------------------------------------
 

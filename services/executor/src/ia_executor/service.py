@@ -13,6 +13,7 @@ from ia_modules.engine.values import from_struct
 from ia_service_kit.errors import abort, abort_invalid_definition, abort_with, error_status
 
 from ia_executor import errors
+from ia_executor.inspection import inspect_response
 from ia_executor.messages import dry_run_response, event_message, run_message, task_message
 from ia_executor.runs import Runs
 
@@ -24,6 +25,7 @@ _STATUS = {
     errors.PipelineNotFound: grpc.StatusCode.NOT_FOUND,
     errors.TaskNotOpen: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RunAlreadyEnded: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.RunNotPaused: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
@@ -75,6 +77,8 @@ class ExecutorService(service_pb2_grpc.ExecutorServiceServicer):
                 inputs=from_struct(request.inputs),
                 inputs_size=request.inputs.ByteSize(),
                 request_id=request.request_id,
+                breakpoints=tuple((b.step_id, b.condition) for b in request.breakpoints),
+                mocks=from_struct(request.mocks),
             ),
         )
         return rr.StartRunResponse(run=run_message(view))
@@ -150,3 +154,23 @@ class ExecutorService(service_pb2_grpc.ExecutorServiceServicer):
             ),
         )
         return dry_run_response(result)
+
+    async def ResumeRun(self, request: rr.ResumeRunRequest, context: grpc.aio.ServicerContext) -> rr.ResumeRunResponse:
+        view = await _call(
+            context,
+            self._runs.release(request.run_id, step=False, step_id=request.step_id, inputs=from_struct(request.inputs)),
+        )
+        return rr.ResumeRunResponse(run=run_message(view))
+
+    async def StepRun(self, request: rr.StepRunRequest, context: grpc.aio.ServicerContext) -> rr.StepRunResponse:
+        view = await _call(
+            context,
+            self._runs.release(request.run_id, step=True, step_id=request.step_id, inputs=from_struct(request.inputs)),
+        )
+        return rr.StepRunResponse(run=run_message(view))
+
+    async def InspectRun(
+        self, request: rr.InspectRunRequest, context: grpc.aio.ServicerContext
+    ) -> rr.InspectRunResponse:
+        inspection = await _call(context, self._runs.inspect(request.run_id))
+        return inspect_response(inspection)

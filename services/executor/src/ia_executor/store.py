@@ -442,6 +442,16 @@ class RunStore:
             steps = [dict(step) for step in connection.execute(_select_steps, {"run_id": run_id}).mappings()]
             return signals, steps
 
+    def replay_material(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The run's definition and its journal of signals (to rebuild its scheduler), or None."""
+        with self._database.read() as connection:
+            definition = connection.execute(
+                sa.select(runs.c.definition).where(runs.c.run_id == run_id)
+            ).scalar_one_or_none()
+            if definition is None:
+                return None
+            return definition, list(connection.execute(_select_signals, {"run_id": run_id}).scalars())
+
     def events_after(self, run_id: str, sequence: int) -> tuple[str, int, list[StoredEvent]] | None:
         """The run's state, its last sequence number and its events with a sequence
         number above ``sequence`` (in order), read in one statement; None if there

@@ -248,7 +248,8 @@ class RunTelemetry:
             if key not in self._attempts:
                 self._open_attempt(event.step_id, event.iteration, event.attempt, event.time, at_ns)
             return
-        if event.state is StepState.SKIPPED and key not in self._attempts:
+        # A skipped step never ran; a PENDING one is held by a debugger before it runs.
+        if event.state in (StepState.SKIPPED, StepState.PENDING) and key not in self._attempts:
             return
         attempt = self._attempts.pop(key, None)
         if attempt is None:

@@ -696,6 +696,11 @@ class Scheduler:
             self._events.append(
                 StepInputEdited(node.plan.id, record.iteration, dict(record.input), tuple(signal.inputs), now)
             )
+        if self.state is RunState.PAUSED:
+            # Said even when the run pauses again within this decision (a `pass`
+            # step run by a step): a watcher sees each pause on its own.
+            self.state = RunState.RUNNING
+            self._events.append(RunStateChanged(RunState.RUNNING, now))
         if signal.step:
             self._stepping = True
             del held[index]
