@@ -59,6 +59,8 @@ FINAL_RUN_STATES = frozenset(
 # A definition: the proto itself, or a dict in any supported dialect.
 PipelineSource: TypeAlias = pipeline_pb2.Pipeline | Mapping[str, Any]
 RunEventCallback: TypeAlias = Callable[[executor_messages.RunEvent], None]
+# Step ids to pause a run before, each alone or as (step id, CEL condition).
+Breakpoints: TypeAlias = Iterable[str | tuple[str, str]]
 
 
 def resolve_endpoint(endpoint: str | None = None) -> str:
@@ -151,9 +153,23 @@ def _start_run_request(
     revision: int,
     inputs: Mapping[str, Any] | None,
     request_id: str,
+    breakpoints: Breakpoints = (),
+    mocks: Mapping[str, Any] | None = None,
 ) -> executor_requests.StartRunRequest:
     request = executor_requests.StartRunRequest(revision=revision, inputs=to_struct(inputs), request_id=request_id)
+    for point in breakpoints:
+        step_id, condition = (point, "") if isinstance(point, str) else point
+        request.breakpoints.add(step_id=step_id, condition=condition)
+    if mocks:
+        request.mocks.CopyFrom(to_struct(mocks))
     return _set_pipeline(request, pipeline)
+
+
+def _resume_request(kind: type[Any], run_id: str, inputs: Mapping[str, Any] | None, step_id: str) -> Any:
+    request = kind(run_id=run_id, step_id=step_id)
+    if inputs:
+        request.inputs.CopyFrom(to_struct(inputs))
+    return request
 
 
 def _dry_run_request(
@@ -174,6 +190,13 @@ def _waiting_event(event: executor_messages.RunEvent) -> bool:
     return (
         event.WhichOneof("kind") == "run_state_changed"
         and event.run_state_changed.state == executor_messages.RUN_STATE_WAITING_FOR_INPUT
+    )
+
+
+def _paused_event(event: executor_messages.RunEvent) -> bool:
+    return (
+        event.WhichOneof("kind") == "run_state_changed"
+        and event.run_state_changed.state == executor_messages.RUN_STATE_PAUSED
     )
 
 
@@ -317,9 +340,15 @@ class Client:
         revision: int = 0,
         inputs: Mapping[str, Any] | None = None,
         request_id: str = "",
+        breakpoints: Breakpoints = (),
+        mocks: Mapping[str, Any] | None = None,
     ) -> executor_messages.Run:
-        """Starts a run of a registered pipeline (by name) or an inline definition."""
-        request = _start_run_request(pipeline, revision, inputs, request_id)
+        """Starts a run of a registered pipeline (by name) or an inline definition.
+
+        `breakpoints` (step ids, or (step id, CEL condition) pairs) pause it before
+        those steps; `mocks` (step id -> output) complete steps without running them.
+        """
+        request = _start_run_request(pipeline, revision, inputs, request_id, breakpoints, mocks)
         return self._call(self._executor.StartRun, request).run
 
     def get_run(self, run_id: str) -> executor_messages.Run:
@@ -365,7 +394,7 @@ class Client:
                 stream.cancel()
 
     def wait_run(self, run_id: str, *, on_event: RunEventCallback | None = None) -> executor_messages.Run:
-        """Watches a run until it ends or waits for input, and returns it.
+        """Watches a run until it ends, waits for input or is paused, and returns it.
 
         `on_event` sees every event on the way, for progress displays.
         """
@@ -376,6 +405,9 @@ class Client:
                 if _final_event(event):
                     break
                 if _waiting_event(event) and self._waits_for_input(run_id):
+                    break
+                # A replayed pause may be history: the run is paused only if it still says so.
+                if _paused_event(event) and self.get_run(run_id).state == executor_messages.RUN_STATE_PAUSED:
                     break
         return self.get_run(run_id)
 
@@ -416,6 +448,25 @@ class Client:
         """Walks the graph with mock step outputs and returns the path taken."""
         request = _dry_run_request(pipeline, revision, inputs, mocks)
         return self._call(self._executor.DryRun, request)
+
+    def resume_run(
+        self, run_id: str, *, inputs: Mapping[str, Any] | None = None, step_id: str = ""
+    ) -> executor_messages.Run:
+        """Lets a paused run go on until its next breakpoint; `inputs` first sets
+        top-level fields of the paused step's (`step_id`, else the first) input."""
+        request = _resume_request(executor_requests.ResumeRunRequest, run_id, inputs, step_id)
+        return self._call(self._executor.ResumeRun, request).run
+
+    def step_run(
+        self, run_id: str, *, inputs: Mapping[str, Any] | None = None, step_id: str = ""
+    ) -> executor_messages.Run:
+        """Runs one paused step (`step_id`, else the first), then pauses before the next."""
+        request = _resume_request(executor_requests.StepRunRequest, run_id, inputs, step_id)
+        return self._call(self._executor.StepRun, request).run
+
+    def inspect_run(self, run_id: str) -> executor_requests.InspectRunResponse:
+        """The paused steps with their inputs, the outputs so far and the conditions evaluated."""
+        return self._call(self._executor.InspectRun, executor_requests.InspectRunRequest(run_id=run_id))
 
 
 class AsyncClient:
@@ -543,9 +594,15 @@ class AsyncClient:
         revision: int = 0,
         inputs: Mapping[str, Any] | None = None,
         request_id: str = "",
+        breakpoints: Breakpoints = (),
+        mocks: Mapping[str, Any] | None = None,
     ) -> executor_messages.Run:
-        """Starts a run of a registered pipeline (by name) or an inline definition."""
-        request = _start_run_request(pipeline, revision, inputs, request_id)
+        """Starts a run of a registered pipeline (by name) or an inline definition.
+
+        `breakpoints` (step ids, or (step id, CEL condition) pairs) pause it before
+        those steps; `mocks` (step id -> output) complete steps without running them.
+        """
+        request = _start_run_request(pipeline, revision, inputs, request_id, breakpoints, mocks)
         return (await self._call(self._executor.StartRun, request)).run
 
     async def get_run(self, run_id: str) -> executor_messages.Run:
@@ -592,7 +649,7 @@ class AsyncClient:
                 stream.cancel()
 
     async def wait_run(self, run_id: str, *, on_event: RunEventCallback | None = None) -> executor_messages.Run:
-        """Watches a run until it ends or waits for input, and returns it.
+        """Watches a run until it ends, waits for input or is paused, and returns it.
 
         `on_event` sees every event on the way, for progress displays.
         """
@@ -603,6 +660,9 @@ class AsyncClient:
                 if _final_event(event):
                     break
                 if _waiting_event(event) and await self._waits_for_input(run_id):
+                    break
+                # A replayed pause may be history: the run is paused only if it still says so.
+                if _paused_event(event) and (await self.get_run(run_id)).state == executor_messages.RUN_STATE_PAUSED:
                     break
         return await self.get_run(run_id)
 
@@ -646,3 +706,22 @@ class AsyncClient:
         """Walks the graph with mock step outputs and returns the path taken."""
         request = _dry_run_request(pipeline, revision, inputs, mocks)
         return await self._call(self._executor.DryRun, request)
+
+    async def resume_run(
+        self, run_id: str, *, inputs: Mapping[str, Any] | None = None, step_id: str = ""
+    ) -> executor_messages.Run:
+        """Lets a paused run go on until its next breakpoint; `inputs` first sets
+        top-level fields of the paused step's (`step_id`, else the first) input."""
+        request = _resume_request(executor_requests.ResumeRunRequest, run_id, inputs, step_id)
+        return (await self._call(self._executor.ResumeRun, request)).run
+
+    async def step_run(
+        self, run_id: str, *, inputs: Mapping[str, Any] | None = None, step_id: str = ""
+    ) -> executor_messages.Run:
+        """Runs one paused step (`step_id`, else the first), then pauses before the next."""
+        request = _resume_request(executor_requests.StepRunRequest, run_id, inputs, step_id)
+        return (await self._call(self._executor.StepRun, request)).run
+
+    async def inspect_run(self, run_id: str) -> executor_requests.InspectRunResponse:
+        """The paused steps with their inputs, the outputs so far and the conditions evaluated."""
+        return await self._call(self._executor.InspectRun, executor_requests.InspectRunRequest(run_id=run_id))

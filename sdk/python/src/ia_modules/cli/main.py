@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ia_modules.cli import definitions, diff, docs, init, pipelines, runs, stack, trace, visualize
+from ia_modules.cli import debugger, definitions, diff, docs, init, pipelines, runs, stack, trace, visualize
 from ia_modules.cli.console import settings
 
 app = typer.Typer(
@@ -63,6 +63,7 @@ app.command("watch")(runs.watch_command)
 app.command("resume")(runs.resume_command)
 app.command("cancel")(runs.cancel_command)
 app.command("dry-run")(runs.dry_run_command)
+app.command("debug")(debugger.debug_command)
 app.command("up")(stack.up_command)
 app.command("down")(stack.down_command)
 app.command("status")(stack.status_command)

@@ -80,7 +80,7 @@ def exit_code(state: int) -> ExitCode:
     return ExitCode.FAILED
 
 
-def _pipeline_target(target: str) -> "tuple[str | pipeline_pb2.Pipeline, int]":
+def pipeline_target(target: str) -> "tuple[str | pipeline_pb2.Pipeline, int]":
     """A file to run inline (normalized locally), or a registered name and revision."""
     path = Path(target)
     if path.exists() or target.endswith(".json"):
@@ -167,7 +167,7 @@ def run_command(
       ia-modules run etl@2 --set topic=ai --set limit=10 --format json
     """
     inputs = run_inputs(input_file, assignments or [])
-    pipeline, revision = _pipeline_target(target)
+    pipeline, revision = pipeline_target(target)
     with connect() as client:
         started = client.start_run(pipeline, revision=revision, inputs=inputs, request_id=request_id)
         _finish(client, started.run_id, watch, output)
@@ -326,7 +326,7 @@ def dry_run_command(
 
     inputs = run_inputs(input_file, assignments or [])
     mocks = read_json_object(mock) if mock is not None else None
-    pipeline, revision = _pipeline_target(target)
+    pipeline, revision = pipeline_target(target)
     if local:
         run_locally(target, pipeline, inputs, mocks, show_data=show_data, output=output)
     with connect() as client:
