@@ -1,10 +1,13 @@
 """The debugger: breakpoints, StepRun, ResumeRun with edited inputs, InspectRun and mocks."""
 
 import grpc
+import pytest
 from executor_testing import finished, linear, outputs, pipeline, refused, start, state, steps
 from ia.executor.v1 import message_pb2, service_pb2_grpc
 from ia.executor.v1 import request_response_pb2 as rr
+from ia_modules.client import AsyncClient
 from ia_modules.engine.values import from_struct, to_struct
+from ia_modules.errors import IAError
 from test_executor_recovery import ExecutorProcess, processes  # noqa: F401 (a fixture)
 
 PAUSED = message_pb2.RUN_STATE_PAUSED
@@ -172,3 +175,20 @@ async def test_a_pause_survives_an_executor_restart(tmp_path, processes):
         run = await finished(executor, run_id)
         assert state(run) == "SUCCEEDED" and outputs(run) == {"n": 2}
     await second.kill()
+
+
+async def test_the_async_client_debugs_a_run(executor_server_, runner):
+    async with AsyncClient(executor_server_.address) as client:
+        run = await client.start_run(
+            chain(), inputs={"n": 20}, breakpoints=[("c", "input.n > 10")], mocks={"a": {"n": 30}}
+        )
+        run = await client.wait_run(run.run_id)
+        assert run.state == PAUSED and ran(runner) == ["b"]
+        inspection = await client.inspect_run(run.run_id)
+        assert [p.step_id for p in inspection.paused] == ["c"]
+        run = await client.step_run(run.run_id, inputs={"n": 5})
+        run = await client.wait_run(run.run_id)
+        assert state(run) == "SUCCEEDED" and outputs(run) == {"n": 5}
+        with pytest.raises(IAError) as refusal:
+            await client.resume_run(run.run_id)
+        assert refusal.value.code == grpc.StatusCode.FAILED_PRECONDITION and refusal.value.reason == "RUN_NOT_PAUSED"
