@@ -138,6 +138,9 @@ class Session:
         except json.JSONDecodeError as error:
             self.console.print(f"set {field}: the value is not JSON ({error.msg}); quote text: \"...\"", markup=False)
             return
+        if not self.paused:
+            self.console.print("no step is paused: nothing to edit", markup=False)
+            return
         top, *rest = field.split(".")
         current = self.edits[top] if top in self.edits else to_dict(self.paused[0].input).get(top)
         self.edits[top] = _set_path(current, rest, value)

@@ -1,0 +1,36 @@
+"""The step debugger over REST through Envoy: breakpoints, inspection, stepping with an edit, resume."""
+
+from __future__ import annotations
+
+import pytest
+from e2e_http import http
+
+from ia.executor.v1 import message_pb2 as executor_messages
+from ia_modules.client import Client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def test_a_run_paused_over_rest_is_inspected_stepped_and_resumed(
+    base_url: str, client: Client, example, pipeline_name: str
+) -> None:
+    client.create_pipeline(example("hello.json", pipeline_name))
+    body = {"pipeline_name": pipeline_name, "inputs": {"who": "REST", "times": 1}, "breakpoints": [{"step_id": "sign"}]}
+    run_id = http("POST", f"{base_url}/v1/runs", body).body["run"]["run_id"]
+    paused = client.wait_run(run_id)
+    inspected = http("GET", f"{base_url}/v1/runs/{run_id}:inspect").body
+    stepped = http("POST", f"{base_url}/v1/runs/{run_id}:step", {"inputs": {"signature": "edited"}})
+    client.wait_run(run_id)
+    resumed = http("POST", f"{base_url}/v1/runs/{run_id}:resume", {})
+    finished = client.get_run(run_id)
+
+    assert paused.state == executor_messages.RUN_STATE_PAUSED
+    assert [step["step_id"] for step in inspected["paused"]] == ["sign"]
+    [cheer] = [c for c in inspected["conditions"] if c["to"] == "cheer"]
+    assert cheer["fired"] is False and cheer["reason"] == "result.times >= 2 was false (result.times = 1)"
+    assert stepped.status == 200
+    assert finished.state == executor_messages.RUN_STATE_SUCCEEDED
+    assert finished.outputs["signed_by"] == "edited"
+    # The run ended after the one step: nothing is paused, so resuming is refused.
+    reasons = [d["reason"] for d in resumed.body["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
+    assert resumed.status == 400 and reasons == ["RUN_NOT_PAUSED"]
