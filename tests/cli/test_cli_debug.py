@@ -104,6 +104,7 @@ def test_the_debugger_prompt_steps_inspects_edits_and_continues(tmp_path: Path, 
     terminal.type("next")
     shown = terminal.expect("(debug) ")
     assert "paused before small (iteration 0): stepping" in shown
+    assert "check[0] input edited: n" in shown and "check[0] SUCCEEDED" in shown and "big[0] SKIPPED" in shown
 
     terminal.type("inspect")
     shown = terminal.expect("(debug) ")

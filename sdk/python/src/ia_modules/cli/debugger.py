@@ -15,6 +15,7 @@ with that step's input resolved. At the `(debug)` prompt:
 Exit codes are those of `run`: 0 SUCCEEDED, 3 WAITING_FOR_INPUT, 1 otherwise.
 """
 
+import contextlib
 import copy
 import json
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ia_modules.cli.console import CLIError, ExitCode, OutputFormat, connect, handles_errors, line, stdout
+from ia_modules.cli.run_view import RunProgress
 from ia_modules.cli.runs import InputOption, SetOption, TargetArgument, exit_code, pipeline_target, report
 from ia_modules.cli.sources import read_json_object, run_inputs
 
@@ -80,12 +82,34 @@ class Session:
         self.console = stdout()
         self.edits: dict[str, Any] = {}
         self.paused: list[message_pb2.PausedStep] = []
+        self._progress = RunProgress(run_id)
+        self._shown = 0  # the last event sequence shown
+
+    def _follow(self) -> None:
+        """Shows the run's new events until it pauses, waits for input or ends."""
+        from ia.executor.v1 import message_pb2
+        from ia_modules.client import FINAL_RUN_STATES
+
+        stops = {message_pb2.RUN_STATE_PAUSED, message_pb2.RUN_STATE_WAITING_FOR_INPUT}
+        with contextlib.closing(self.client.watch_run(self.run_id, from_sequence=self._shown)) as events:
+            for event in events:
+                self._shown = event.sequence
+                text = self._progress.apply(event)
+                if text is not None:
+                    self.console.print(f"  {text}", style="dim", markup=False)
+                if event.WhichOneof("kind") != "run_state_changed":
+                    continue
+                state = event.run_state_changed.state
+                # A pause or a wait may already be over (another client went on): check.
+                if state in FINAL_RUN_STATES or (state in stops and self.client.get_run(self.run_id).state == state):
+                    return
 
     def settle(self) -> "message_pb2.Run":
-        """Waits until the run pauses or stops, and shows where it is."""
+        """Waits until the run pauses or stops, showing what happens, then where it is."""
         from ia.executor.v1 import message_pb2
 
-        run = self.client.wait_run(self.run_id)
+        self._follow()
+        run = self.client.get_run(self.run_id)
         self.edits = {}
         self.paused = []
         if run.state == message_pb2.RUN_STATE_PAUSED:

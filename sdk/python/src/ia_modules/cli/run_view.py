@@ -72,6 +72,9 @@ class RunProgress:
             iterations = [i for (step_id, i) in self.rows if step_id == task.step_id]
             self._row(task.step_id, max(iterations, default=0)).note = task.prompt
             return f"{task.step_id} waits for input (task {task.task_id}): {task.prompt}"
+        if kind == "step_input_edited":
+            edited = event.step_input_edited
+            return f"{edited.step_id}[{edited.iteration}] input edited: {', '.join(edited.fields)}"
         return None
 
     def __rich__(self) -> Listing:
