@@ -196,3 +196,41 @@ def test_check_debugging_names_unknown_steps_and_bad_conditions():
     fields = [field for field, _ in problems]
     assert fields == ["breakpoints[1].step_id", "breakpoints[2].condition", "mocks.ghost"]
     assert "no step 'nope' in pipeline 'chain'; its steps: a, b, c" in problems[0][1]
+
+
+def fan_out():
+    return {
+        "name": "fan",
+        "steps": [plug("s"), plug("x", outputs=[{"name": "x", "required": True}]), plug("y"), plug("join")],
+        "flow": {
+            "transitions": [
+                {"from": "s", "to": "x"},
+                {"from": "s", "to": "y"},
+                {"from": "x", "to": "join"},
+                {"from": "y", "to": "join"},
+            ]
+        },
+    }
+
+
+def test_stepping_one_of_two_paused_branches_keeps_the_other_held(harness):
+    h = harness(fan_out())
+    start(h, [("x", ""), ("y", "")])
+    h.succeed("s", {})
+    assert h.state == "PAUSED" and [p.step_id for p in h.scheduler.paused()] == ["x", "y"]
+    h.apply(Resume(h.now, step=True, step_id="y"))
+    assert h.state == "RUNNING" and [p.step_id for p in h.scheduler.paused()] == ["x"]
+    h.succeed("y", {})
+    assert h.state == "PAUSED" and not h.open
+    h.apply(Resume(h.now))
+    h.finish_all({"x": {"x": 1}})
+    assert h.state == "SUCCEEDED" and h.ran() == ["s", "x", "y", "join"]
+
+
+def test_a_released_step_that_fails_the_run_releases_no_other(harness):
+    h = harness(fan_out())
+    start(h, [("x", ""), ("y", "")], mocks={"x": {"not x": 1}})
+    h.succeed("s", {})
+    h.apply(Resume(h.now))
+    assert h.state == "FAILED" and h.scheduler.error.kind == "OUTPUT_MISSING"
+    assert not h.open and h.transitions("y") == [("PENDING", 0), ("CANCELLED", 0)]
