@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from e2e_http import http
 
@@ -35,3 +37,20 @@ def test_a_run_paused_over_rest_is_inspected_stepped_and_resumed(
     # The run ended after the one step: nothing is paused, so resuming is refused.
     reasons = [d["reason"] for d in resumed.body["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
     assert resumed.status == 400 and reasons == ["RUN_NOT_PAUSED"]
+
+
+def test_debug_with_up_uses_the_stack_already_up(ia_stack, tmp_path, example, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from ia_modules.cli.main import app
+
+    definition = tmp_path / "hello.json"
+    definition.write_text(json.dumps(example("hello.json", "hello-debug")))
+    # Nothing listens here: the command must find the stack through its data folder.
+    monkeypatch.setenv("IA_ENDPOINT", "127.0.0.1:9")
+    args = ["debug", str(definition), "--up", "--data-dir", str(ia_stack.data_dir), "--break", "sign"]
+    result = CliRunner().invoke(app, [*args, "--set", "who=debugger"], input="continue\n")
+
+    assert result.exit_code == 0, result.output
+    assert "paused before sign (iteration 0): breakpoint" in result.output
+    assert "SUCCEEDED" in result.output

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ia_modules.cli.console import CLIError, ExitCode, OutputFormat, connect, handles_errors, line, stdout
+from ia_modules.cli.console import CLIError, ExitCode, OutputFormat, connect, handles_errors, line, settings, stdout
 from ia_modules.cli.run_view import RunProgress
 from ia_modules.cli.runs import InputOption, SetOption, TargetArgument, exit_code, pipeline_target, report
 from ia_modules.cli.sources import read_json_object, run_inputs
+from ia_modules.cli.stack import DEFAULT_DATA_DIR, DataDirOption
 
 if TYPE_CHECKING:
     from ia.executor.v1 import message_pb2, request_response_pb2
@@ -232,6 +233,10 @@ def debug_command(
     ] = None,
     input_file: InputOption = None,
     assignments: SetOption = None,
+    up: Annotated[
+        bool, typer.Option("--up", help="Start the local stack first (as `ia-modules up`) unless it is already up.")
+    ] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Run a pipeline under the step debugger: pause at breakpoints, step, inspect, edit inputs.
 
@@ -242,11 +247,19 @@ def debug_command(
     Examples:
       ia-modules debug pipeline.json --input data.json --break score
       ia-modules debug pipeline.json --break 'review:input.amount > 100' --mock fetch=fetched.json
+      ia-modules debug pipeline.json --up --break score
     """
     points = _breakpoints(breaks or [])
     canned = _mocks(mocks or [])
     inputs = run_inputs(input_file, assignments or [])
     pipeline, revision = pipeline_target(target)
+    if up:
+        from ia_modules import stack
+
+        try:
+            settings.endpoint = stack.up(data_dir).endpoint
+        except stack.StackError as error:
+            raise CLIError(str(error)) from error
     with connect() as client:
         started = client.start_run(pipeline, revision=revision, inputs=inputs, breakpoints=points, mocks=canned)
         stdout().print(f"debugging run {started.run_id}; type help for the commands", markup=False)
