@@ -118,15 +118,13 @@ def test_the_debugger_prompt_steps_inspects_edits_and_continues(tmp_path: Path, 
     assert terminal.close() == 0
 
 
-def test_quit_cancels_the_run(tmp_path: Path, executor_endpoint: str) -> None:
+def test_quit_and_end_of_input_cancel_the_run(tmp_path: Path, executor_endpoint: str) -> None:
     definition = tmp_path / "triage.json"
     definition.write_text(json.dumps(branching()))
-    args = [str(SCRIPT), "debug", str(definition), "--set", "n=1", "--break", "load"]
-    terminal = Terminal(args, {**os.environ, "IA_ENDPOINT": executor_endpoint})
-    terminal.expect("(debug) ")
-    terminal.type("quit")
-    terminal.expect("CANCELLED")
-    assert terminal.close() == 1
+    args = ["debug", str(definition), "--set", "n=1", "--break", "load"]
+    for typed in ("inspect\nquit\n", ""):
+        result = CliRunner().invoke(app, args, input=typed)
+        assert result.exit_code == 1 and "CANCELLED" in result.output, result.output
 
 
 def test_bad_breakpoints_and_mocks_are_one_clear_line(tmp_path: Path, executor_endpoint: str) -> None:
