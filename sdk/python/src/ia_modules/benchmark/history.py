@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ia_modules import tls
 from ia_modules.benchmark.result import BenchmarkError, BenchmarkResult, unit_of
 
 __all__ = ["History", "default_history_dir", "record_in_telemetry"]
@@ -110,7 +111,7 @@ def record_in_telemetry(result: BenchmarkResult, endpoint: str | None = None) ->
     request = request_response_pb2.RecordBenchmarkRequest(
         benchmark=benchmark, request_id=f"{result.pipeline}/{result.started_at}/{result.wall_s}"
     )
-    with grpc.insecure_channel(address) as channel:
+    with tls.channel(address) as channel:
         try:
             recorded = service_pb2_grpc.TelemetryServiceStub(channel).RecordBenchmark(
                 request, timeout=_TELEMETRY_TIMEOUT_S

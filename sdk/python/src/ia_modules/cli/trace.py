@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ia_modules import tls
 from ia_modules.cli import documents
 from ia_modules.cli.console import CLIError, FormatOption, OutputFormat, emit_json, handles_errors, settings, stdout
 
@@ -138,7 +139,7 @@ def _fetch(target: str) -> "list[message_pb2.Trace]":
 
     endpoint = resolve_endpoint(settings.endpoint)
     timeout = settings.timeout_s or DEFAULT_TIMEOUT_S
-    with grpc.insecure_channel(endpoint) as channel:
+    with tls.channel(endpoint) as channel:
         telemetry = service_pb2_grpc.TelemetryServiceStub(channel)
         try:
             if _TRACE_ID.match(target):
