@@ -32,9 +32,8 @@ from ia.pipeline.v1 import pipeline_pb2
 from ia.registry.v1 import message_pb2 as registry_messages
 from ia.registry.v1 import request_response_pb2 as registry_requests
 from ia.registry.v1 import service_pb2_grpc as registry_grpc
-from ia_modules import tls
 from ia_modules.errors import IAError
-from ia_modules.tls import TLSSettings
+from ia_modules.tls import TLSSettings, aio_channel, channel
 
 DEFAULT_ENDPOINT = "localhost:8080"
 # Deadline of every unary call, in seconds. Streams (WatchRun) have none: a run
@@ -206,7 +205,7 @@ class Client:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
         if credentials is None:
-            self._channel = tls.channel(self.endpoint, tls=tls)
+            self._channel = channel(self.endpoint, tls=tls)
         else:
             self._channel = grpc.secure_channel(self.endpoint, credentials)
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
@@ -438,7 +437,7 @@ class AsyncClient:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
         if credentials is None:
-            self._channel = tls.aio_channel(self.endpoint, tls=tls)
+            self._channel = aio_channel(self.endpoint, tls=tls)
         else:
             self._channel = grpc.aio.secure_channel(self.endpoint, credentials)
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
