@@ -4,8 +4,9 @@ certificate, calls the others with its own, and Envoy does both too.
 
 A slice of the end-to-end suite runs against it unchanged (the tests are imported
 here, and this module's `client` fixture hands them a client with a certificate):
-pipelines through the registry, errors, and a run of plugin steps, which takes the
-executor -> registry, executor -> plugin host and services -> telemetry calls.
+pipelines through the registry, errors, a run of plugin steps (executor -> plugin
+host), and a traced run whose spans from the executor and the registry reach the
+telemetry service (executor -> registry, services -> telemetry).
 Then clients without a certificate, or with one from another CA, are refused.
 """
 
@@ -24,6 +25,7 @@ from ia_modules.client import Client
 from ia_modules.errors import IAError
 from ia_modules.tls import TLSSettings
 
+from telemetry.test_telemetry_stack import test_a_run_is_one_trace_from_the_caller_through_envoy_to_the_registry  # noqa: F401
 from test_plugin_steps import test_a_pipeline_of_plugin_steps_and_a_plugin_condition_succeeds, warehouse  # noqa: F401
 from test_sdk import (  # noqa: F401
     test_create_update_and_read_back_versions,
@@ -72,6 +74,15 @@ def client(front_door: str, certificates: DevCertificates) -> Iterator[Client]:
     tls = TLSSettings.from_files(ca=certificates.ca_cert, cert=certificates.client_cert, key=certificates.client_key)
     with Client(front_door, tls=tls) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def channel(front_door: str, certificates: DevCertificates) -> Iterator[grpc.Channel]:
+    """A raw channel with the client certificate, for the imported telemetry test."""
+    tls = TLSSettings.from_files(ca=certificates.ca_cert, cert=certificates.client_cert, key=certificates.client_key)
+    assert tls is not None
+    with grpc.secure_channel(front_door, tls.channel_credentials()) as opened:
+        yield opened
 
 
 def _health(target: str, credentials: grpc.ChannelCredentials | None) -> int:

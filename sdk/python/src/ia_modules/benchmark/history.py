@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ia_modules import tls
 from ia_modules.benchmark.result import BenchmarkError, BenchmarkResult, unit_of
 
 __all__ = ["History", "default_history_dir", "record_in_telemetry"]
@@ -89,6 +88,7 @@ def record_in_telemetry(result: BenchmarkResult, endpoint: str | None = None) ->
     from google.protobuf import timestamp_pb2
 
     from ia.telemetry.v1 import message_pb2, request_response_pb2, service_pb2_grpc
+    from ia_modules import tls
     from ia_modules.client import resolve_endpoint
 
     address = resolve_endpoint(endpoint)

@@ -9,7 +9,10 @@ from ia_modules.cli.console import CLIError, FormatOption, OutputFormat, emit_js
 
 app = typer.Typer(
     name="certs",
-    help="Certificates for TLS between clients, Envoy and the services.",
+    help=(
+        "Certificates for TLS between clients, Envoy and the services.\n\n\b\nExample:\n"
+        "  ia-modules certs dev --out .ia/tls"
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )

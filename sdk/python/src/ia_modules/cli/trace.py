@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ia_modules import tls
 from ia_modules.cli import documents
 from ia_modules.cli.console import CLIError, FormatOption, OutputFormat, emit_json, handles_errors, settings, stdout
 
@@ -134,6 +133,7 @@ def _fetch(target: str) -> "list[message_pb2.Trace]":
 
     from ia.telemetry.v1 import request_response_pb2 as rr
     from ia.telemetry.v1 import service_pb2_grpc
+    from ia_modules import tls
     from ia_modules.client import DEFAULT_TIMEOUT_S, resolve_endpoint
     from ia_modules.errors import IAError
 

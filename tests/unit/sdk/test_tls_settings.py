@@ -1,0 +1,69 @@
+"""ia_modules.tls: one reading of IA_TLS_* for every channel the project opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from ia_modules.certificates import write_dev_certificates
+from ia_modules.client import AsyncClient, Client
+from ia_modules.tls import TLSSettings, TLSSettingsError, aio_channel, channel
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tls")
+    write_dev_certificates(out)
+    return out
+
+
+def test_no_variable_means_plaintext() -> None:
+    assert TLSSettings.from_env({}) is None
+    assert TLSSettings.from_env({"IA_TLS_CERT": "", "IA_TLS_SERVER_NAME": "registry"}) is None
+
+
+def test_the_variables_are_read_as_files(folder: Path) -> None:
+    settings = TLSSettings.from_env(
+        {"IA_TLS_CA": str(folder / "ca.crt"), "IA_TLS_CERT": str(folder / "client.crt"), "IA_TLS_KEY": str(folder / "client.key"), "IA_TLS_SERVER_NAME": "registry"}
+    )
+    assert settings is not None and settings.mutual
+    assert settings.ca == (folder / "ca.crt").read_bytes()
+    assert settings.channel_options() == [("grpc.ssl_target_name_override", "registry")]
+
+
+def test_a_ca_alone_is_one_way_tls_for_a_client(folder: Path) -> None:
+    settings = TLSSettings.from_env({"IA_TLS_CA": str(folder / "ca.crt")})
+    assert settings is not None and settings.cert is None
+    assert isinstance(settings.channel_credentials(), grpc.ChannelCredentials)
+    with pytest.raises(TLSSettingsError, match="serving TLS needs a certificate and key"):
+        settings.server_credentials()
+
+
+def test_half_a_key_pair_and_unreadable_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(TLSSettingsError, match="IA_TLS_KEY is set but IA_TLS_CERT is not"):
+        TLSSettings.from_env({"IA_TLS_KEY": "k.pem"})
+    with pytest.raises(TLSSettingsError, match=r"IA_TLS_CA='.*missing.pem' cannot be read: No such file"):
+        TLSSettings.from_env({"IA_TLS_CA": str(tmp_path / "missing.pem")})
+
+
+def test_channels_follow_the_environment(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IA_TLS_CA", raising=False)
+    monkeypatch.delenv("IA_TLS_CERT", raising=False)
+    monkeypatch.delenv("IA_TLS_KEY", raising=False)
+    with channel("localhost:1") as plain:
+        assert isinstance(plain, grpc.Channel)
+    monkeypatch.setenv("IA_TLS_CA", str(folder / "nowhere.pem"))
+    with pytest.raises(TLSSettingsError, match="IA_TLS_CA"):
+        channel("localhost:1")
+    with pytest.raises(TLSSettingsError, match="IA_TLS_CA"):
+        Client("localhost:1")
+
+
+async def test_the_async_twins_take_settings_too(folder: Path) -> None:
+    settings = TLSSettings.from_files(ca=folder / "ca.crt", cert=folder / "client.crt", key=folder / "client.key")
+    opened = aio_channel("localhost:1", tls=settings)
+    await opened.close()
+    async with AsyncClient("localhost:1", tls=settings) as client:
+        assert client.endpoint == "localhost:1"
