@@ -13,7 +13,7 @@ ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_PYTHON=/usr/local/bin/python3
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY . .
-RUN uv run --frozen --no-project --with grpcio-tools --with mypy-protobuf --with googleapis-common-protos python scripts/gen_protos.py
+RUN uv run --no-project --with grpcio-tools==1.85.1 --with mypy-protobuf==5.1.0 --with googleapis-common-protos==1.76.0 python scripts/gen_protos.py
 RUN UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --frozen --no-dev --no-editable --package ia-modules
 RUN mkdir /out \
  && cp build/api_descriptor.pb /out/api_descriptor.pb \

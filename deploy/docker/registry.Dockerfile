@@ -8,8 +8,9 @@ ENV UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never UV_PYTHON=
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY . .
-# The stubs under sdk/python/src/ia are generated, not committed.
-RUN uv run --frozen --no-project --with grpcio-tools --with mypy-protobuf --with googleapis-common-protos python scripts/gen_protos.py
+# The stubs under sdk/python/src/ia are generated, not committed; the generator is
+# pinned to uv.lock, so the stubs match the protobuf runtime the venv gets.
+RUN uv run --no-project --with grpcio-tools==1.85.1 --with mypy-protobuf==5.1.0 --with googleapis-common-protos==1.76.0 python scripts/gen_protos.py
 # A non-editable install: the runtime image needs only /opt/venv, not the sources.
 RUN UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --frozen --no-dev --no-editable --package ia-modules-registry
 

