@@ -98,7 +98,9 @@ def test_prometheus_scrapes_every_service_on_its_metrics_port() -> None:
 
 
 def test_prometheus_and_grafana_get_the_project_files(model: dict) -> None:
-    prometheus = {Path(m["source"]).name: m["target"] for m in model["services"]["prometheus"]["volumes"] if m["type"] == "bind"}
+    prometheus = {
+        Path(m["source"]).name: m["target"] for m in model["services"]["prometheus"]["volumes"] if m["type"] == "bind"
+    }
     assert prometheus["alerts.yml"] == "/etc/prometheus/alerts.yml"
     grafana = {m["target"]: Path(m["source"]) for m in model["services"]["grafana"]["volumes"]}
     dashboard = grafana["/var/lib/grafana/dashboards/ia-modules.json"]

@@ -46,10 +46,18 @@ def test_the_container_configuration_is_valid_and_reaches_services_by_name(tmp_p
     assert address == {"address": "0.0.0.0", "port_value": 8080}
     found = clusters(config)
     hosts = {
-        name: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["address"]
+        name: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"][
+            "address"
+        ]
         for name, c in found.items()
     }
-    assert hosts == {"registry": "registry", "executor": "executor", "telemetry": "telemetry", "plugin_host": "plugin-host", "web": "web"}
+    assert hosts == {
+        "registry": "registry",
+        "executor": "executor",
+        "telemetry": "telemetry",
+        "plugin_host": "plugin-host",
+        "web": "web",
+    }
     for name in GRPC_CLUSTERS:
         assert found[name]["health_checks"][0]["grpc_health_check"] == {}, name
     assert "health_checks" not in found["web"]
@@ -76,7 +84,11 @@ def test_with_tls_envoy_serves_it_requires_client_certificates_and_dials_with_mu
 def test_tls_without_a_ca_serves_tls_but_asks_no_client_certificate(tmp_path: Path, certificates: EnvoyTLS) -> None:
     one_way = EnvoyTLS(cert=certificates.cert, key=certificates.key)
     local = stack.render_envoy_config(
-        TEMPLATE, descriptor_set=DESCRIPTOR_SET, envoy_port=0, admin_port=0, upstream_ports=dict.fromkeys(["registry", "executor", "telemetry", "plugin_host", "web"], 1)
+        TEMPLATE,
+        descriptor_set=DESCRIPTOR_SET,
+        envoy_port=0,
+        admin_port=0,
+        upstream_ports=dict.fromkeys(["registry", "executor", "telemetry", "plugin_host", "web"], 1),
     )
     config = with_tls(local, one_way)
     assert validate(config, tmp_path).returncode == 0
@@ -102,6 +114,8 @@ def test_the_image_build_step_writes_both_configurations(tmp_path: Path) -> None
 
 def test_the_image_build_step_names_a_missing_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["--template", str(tmp_path / "nowhere.yaml"), "--descriptor-set", "x", "--out", str(tmp_path / "out.yaml")])
+        main(
+            ["--template", str(tmp_path / "nowhere.yaml"), "--descriptor-set", "x", "--out", str(tmp_path / "out.yaml")]
+        )
     assert exited.value.code == 2
     assert "nowhere.yaml" in capsys.readouterr().err

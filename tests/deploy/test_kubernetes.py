@@ -54,7 +54,9 @@ def schemas(rendered: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     here holds the definitions it needs instead (which also spares kubeconform
     compiling all of them for every kind).
     """
-    source = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
+    source = (
+        Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
+    )
     assert source.is_dir(), f"kubernetes-validate has no schemas for {KUBERNETES_VERSION}"
     definitions = json.loads((source / "_definitions.json").read_text())["$defs"]
     folder = tmp_path_factory.mktemp("kubernetes-schemas")
@@ -104,7 +106,9 @@ def kubeconform(manifests: Path, schemas: Path) -> subprocess.CompletedProcess[s
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_kubeconform_accepts_the_rendered_manifests(variant: str, rendered: dict[str, str], schemas: Path, tmp_path: Path) -> None:
+def test_kubeconform_accepts_the_rendered_manifests(
+    variant: str, rendered: dict[str, str], schemas: Path, tmp_path: Path
+) -> None:
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(rendered[variant])
     checked = kubeconform(manifests, schemas)
@@ -141,7 +145,9 @@ def test_every_container_is_non_root_read_only_limited_and_probed(variant: str, 
 
 def test_services_are_probed_on_grpc_health_by_the_kubelet(rendered: dict[str, str]) -> None:
     containers = {
-        c["name"]: c for d in by_kind(rendered["base"], "Deployment").values() for c in d["spec"]["template"]["spec"]["containers"]
+        c["name"]: c
+        for d in by_kind(rendered["base"], "Deployment").values()
+        for c in d["spec"]["template"]["spec"]["containers"]
     }
     for name, port in GRPC_PORTS.items():
         for probe in ("readinessProbe", "livenessProbe"):
@@ -219,7 +225,9 @@ def admitted(policies: dict[str, dict], target: dict[str, str], source: dict[str
             if ports and port not in ports:
                 continue
             peers = rule.get("from")
-            if peers is None or any("podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], source) for p in peers):
+            if peers is None or any(
+                "podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], source) for p in peers
+            ):
                 return True
     return False
 

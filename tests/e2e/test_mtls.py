@@ -91,7 +91,9 @@ def _health(target: str, credentials: grpc.ChannelCredentials | None) -> int:
         return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
 
 
-def test_every_service_answers_a_client_with_a_certificate(mtls_stack: stack.StackStatus, certificates: DevCertificates) -> None:
+def test_every_service_answers_a_client_with_a_certificate(
+    mtls_stack: stack.StackStatus, certificates: DevCertificates
+) -> None:
     tls = TLSSettings.from_files(ca=certificates.ca_cert, cert=certificates.client_cert, key=certificates.client_key)
     assert tls is not None
     for name in ("registry", "executor", "plugin_host", "telemetry"):
@@ -118,7 +120,9 @@ def test_a_client_without_a_certificate_or_in_plaintext_is_refused_by_a_service(
         assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
-def test_a_certificate_from_another_ca_is_refused(front_door: str, tmp_path: Path, certificates: DevCertificates) -> None:
+def test_a_certificate_from_another_ca_is_refused(
+    front_door: str, tmp_path: Path, certificates: DevCertificates
+) -> None:
     stranger = write_dev_certificates(tmp_path / "other")
     # It trusts the stack's CA, but its own certificate was signed by another one.
     tls = TLSSettings.from_files(ca=certificates.ca_cert, cert=stranger.client_cert, key=stranger.client_key)

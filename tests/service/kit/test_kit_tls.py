@@ -76,7 +76,9 @@ async def mtls_server(certificates: DevCertificates) -> AsyncIterator[RunningSer
 
 
 async def health(address: str, credentials: grpc.ChannelCredentials | None) -> int:
-    channel = grpc.aio.insecure_channel(address) if credentials is None else grpc.aio.secure_channel(address, credentials)
+    channel = (
+        grpc.aio.insecure_channel(address) if credentials is None else grpc.aio.secure_channel(address, credentials)
+    )
     async with channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     return reply.status
@@ -106,7 +108,10 @@ async def test_a_mutual_tls_server_answers_only_clients_with_a_certificate_from_
 
 
 async def test_the_probe_dials_with_the_services_own_settings(
-    mtls_server: RunningServer, certificates: DevCertificates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    mtls_server: RunningServer,
+    certificates: DevCertificates,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, value in server_environment(certificates).items():
         monkeypatch.setenv(name, value)
@@ -121,7 +126,10 @@ async def test_the_probe_dials_with_the_services_own_settings(
 
 
 async def test_the_probe_reports_unusable_settings_and_an_unknown_service(
-    mtls_server: RunningServer, certificates: DevCertificates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    mtls_server: RunningServer,
+    certificates: DevCertificates,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, value in server_environment(certificates).items():
         monkeypatch.setenv(name, value)

@@ -26,7 +26,12 @@ def test_no_variable_means_plaintext() -> None:
 
 def test_the_variables_are_read_as_files(folder: Path) -> None:
     settings = TLSSettings.from_env(
-        {"IA_TLS_CA": str(folder / "ca.crt"), "IA_TLS_CERT": str(folder / "client.crt"), "IA_TLS_KEY": str(folder / "client.key"), "IA_TLS_SERVER_NAME": "registry"}
+        {
+            "IA_TLS_CA": str(folder / "ca.crt"),
+            "IA_TLS_CERT": str(folder / "client.crt"),
+            "IA_TLS_KEY": str(folder / "client.key"),
+            "IA_TLS_SERVER_NAME": "registry",
+        }
     )
     assert settings is not None and settings.mutual
     assert settings.ca == (folder / "ca.crt").read_bytes()

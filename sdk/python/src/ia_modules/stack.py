@@ -283,7 +283,9 @@ def _with_tls_from_env(rendered: str) -> str:
     if settings is None:
         return rendered
     if settings.cert is None:
-        raise StackError(f"{tls.CA_VARIABLE} is set but {tls.CERT_VARIABLE} and {tls.KEY_VARIABLE} are not: Envoy needs all three")
+        raise StackError(
+            f"{tls.CA_VARIABLE} is set but {tls.CERT_VARIABLE} and {tls.KEY_VARIABLE} are not: Envoy needs all three"
+        )
     from ia_modules.envoy import EnvoyTLS, with_tls
 
     ca = os.environ.get(tls.CA_VARIABLE)

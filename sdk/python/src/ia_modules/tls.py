@@ -105,7 +105,9 @@ class TLSSettings:
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
         """Credentials for a client channel: trust the CA (else the system roots), present the certificate if any."""
-        return grpc.ssl_channel_credentials(root_certificates=self.ca, private_key=self.key, certificate_chain=self.cert)
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca, private_key=self.key, certificate_chain=self.cert
+        )
 
     def channel_options(self) -> list[tuple[str, object]]:
         """The channel options TLS needs: the server name override, if one is set."""

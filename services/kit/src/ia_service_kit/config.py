@@ -77,8 +77,16 @@ class ServiceConfig:
             default=Path(env.get("IA_DATA_DIR", DEFAULT_DATA_DIR)),
             help="folder for the SQLite database and other state (IA_DATA_DIR; default %(default)s)",
         )
-        parser.add_argument("--tls-cert", default=env.get(CERT_VARIABLE) or None, help=f"serve TLS with this certificate ({CERT_VARIABLE})")
-        parser.add_argument("--tls-key", default=env.get(KEY_VARIABLE) or None, help=f"its private key ({KEY_VARIABLE})")
+        parser.add_argument(
+            "--tls-cert",
+            default=env.get(CERT_VARIABLE) or None,
+            help=f"serve TLS with this certificate ({CERT_VARIABLE})",
+        )
+        parser.add_argument(
+            "--tls-key",
+            default=env.get(KEY_VARIABLE) or None,
+            help=f"its private key ({KEY_VARIABLE})",
+        )
         parser.add_argument(
             "--tls-ca",
             default=env.get(CA_VARIABLE) or None,
@@ -97,7 +105,10 @@ class ServiceConfig:
         except TLSSettingsError as error:
             parser.error(str(error))
         if tls is not None and tls.cert is None:
-            parser.error("--tls-ca/IA_TLS_CA is set but no certificate to serve: set --tls-cert/IA_TLS_CERT and --tls-key/IA_TLS_KEY too")
+            parser.error(
+                "--tls-ca/IA_TLS_CA is set but no certificate to serve: "
+                "set --tls-cert/IA_TLS_CERT and --tls-key/IA_TLS_KEY too"
+            )
         return cls(
             name=name,
             default_port=default_port,

@@ -24,7 +24,9 @@ def dev_command(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where to write the files.")] = Path(".ia/tls"),
     names: Annotated[
         list[str] | None,
-        typer.Option("--name", metavar="NAME", help="A DNS name or IP of the server certificate (repeat; replaces the defaults)."),
+        typer.Option(
+            "--name", metavar="NAME", help="A DNS name or IP of the server certificate (repeat; replaces the defaults)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False,
     output: FormatOption = OutputFormat.text,
