@@ -18,7 +18,6 @@ the container configuration; the Envoy image runs it at build time.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,7 +48,8 @@ class EnvoyTLS:
     key: Path
     ca: Path | None = None
 
-    def _common(self, alpn: list[str]) -> dict[str, Any]:
+    def common_tls_context(self, alpn: list[str]) -> dict[str, Any]:
+        """Envoy's CommonTlsContext for these files, offering the ALPN protocols `alpn`."""
         context: dict[str, Any] = {
             "alpn_protocols": alpn,
             "tls_certificates": [
@@ -71,14 +71,14 @@ def with_tls(config: str, tls: EnvoyTLS, *, clusters: Iterable[str] = GRPC_CLUST
     resources = document["static_resources"]
     for listener in resources["listeners"]:
         for chain in listener["filter_chains"]:
-            downstream: dict[str, Any] = {"@type": _DOWNSTREAM, "common_tls_context": tls._common(["h2", "http/1.1"])}
+            downstream: dict[str, Any] = {"@type": _DOWNSTREAM, "common_tls_context": tls.common_tls_context(["h2", "http/1.1"])}
             if tls.ca is not None:
                 downstream["require_client_certificate"] = True
             chain["transport_socket"] = {"name": _TLS_SOCKET, "typed_config": downstream}
     wanted = set(clusters)
     for cluster in resources["clusters"]:
         if cluster["name"] in wanted:
-            upstream = {"@type": _UPSTREAM, "common_tls_context": tls._common(["h2"])}
+            upstream = {"@type": _UPSTREAM, "common_tls_context": tls.common_tls_context(["h2"])}
             cluster["transport_socket"] = {"name": _TLS_SOCKET, "typed_config": upstream}
     return _dump(document)
 
@@ -119,8 +119,15 @@ def container_config(template: str, *, descriptor_set: Path, tls: EnvoyTLS | Non
     return rendered if tls is None else with_tls(rendered, tls)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes repeated values out in full: Envoy's configuration reads better without YAML anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(document: dict[str, Any]) -> str:
-    return yaml.safe_dump(copy.deepcopy(document), sort_keys=False, width=120)
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120)
 
 
 def main(argv: list[str] | None = None) -> int:
