@@ -110,3 +110,18 @@ def test_prometheus_and_grafana_get_the_project_files(model: dict) -> None:
     sources = yaml.safe_load(grafana["/etc/grafana/provisioning/datasources/ia-modules.yml"].read_text())
     default = next(s for s in sources["datasources"] if s.get("isDefault"))
     assert default["type"] == "prometheus" and default["url"] == "http://prometheus:9090"
+
+
+def test_the_mutual_tls_file_gives_every_service_and_envoy_the_certificate() -> None:
+    resolved = docker_compose("--file", str(DEPLOY / "compose" / "docker-compose.mtls.yml"), "config", "--format", "json")
+    assert resolved.returncode == 0, resolved.stderr
+    services = json.loads(resolved.stdout)["services"]
+    for name in OURS:
+        environment = services[name]["environment"]
+        assert environment["IA_TLS_CA"] == "/etc/ia/tls/ca.crt", name
+        mounted = {m["target"] for m in services[name]["volumes"]}
+        assert {"/etc/ia/tls/tls.crt", "/etc/ia/tls/tls.key", "/etc/ia/tls/ca.crt"} <= mounted, name
+        if name in STATEFUL:
+            assert environment["IA_DATABASE_URL"].startswith("postgresql://"), f"{name} lost its base settings"
+    assert "/var/lib/ia" in {m["target"] for m in services["executor"]["volumes"]}
+    assert services["envoy"]["command"][:2] == ["--config-path", "/etc/envoy/envoy-tls.yaml"]
