@@ -11,6 +11,8 @@ from ia_modules.certificates import write_dev_certificates
 from ia_modules.client import AsyncClient, Client
 from ia_modules.tls import TLSSettings, TLSSettingsError, aio_channel, channel
 
+ROOT = Path(__file__).resolve().parents[3]
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -72,3 +74,32 @@ async def test_the_async_twins_take_settings_too(folder: Path) -> None:
     await opened.close()
     async with AsyncClient("localhost:1", tls=settings) as client:
         assert client.endpoint == "localhost:1"
+
+
+def test_the_local_stack_gives_envoy_the_same_files_or_says_what_is_missing(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ia_modules import stack
+
+    template = (ROOT / "deploy" / "envoy" / "envoy.yaml").read_text()
+    rendered = stack.render_envoy_config(
+        template,
+        descriptor_set=Path("api.pb"),
+        envoy_port=1,
+        admin_port=2,
+        upstream_ports=dict.fromkeys(["registry", "executor", "telemetry", "plugin_host", "web"], 3),
+    )
+    for name in ("IA_TLS_CERT", "IA_TLS_KEY", "IA_TLS_CA"):
+        monkeypatch.delenv(name, raising=False)
+    assert stack._with_tls_from_env(rendered) == rendered
+
+    monkeypatch.setenv("IA_TLS_CA", str(folder / "ca.crt"))
+    with pytest.raises(stack.StackError, match="IA_TLS_CERT and IA_TLS_KEY are not: Envoy needs all three"):
+        stack._with_tls_from_env(rendered)
+    monkeypatch.setenv("IA_TLS_CERT", str(folder / "server.crt"))
+    with pytest.raises(stack.StackError, match="IA_TLS_CERT is set but IA_TLS_KEY is not"):
+        stack._with_tls_from_env(rendered)
+    monkeypatch.setenv("IA_TLS_KEY", str(folder / "server.key"))
+    secured = stack._with_tls_from_env(rendered)
+    assert str((folder / "server.key").resolve()) in secured
+    assert "require_client_certificate: true" in secured
