@@ -78,6 +78,10 @@ def test_with_tls_envoy_serves_it_requires_client_certificates_and_dials_with_mu
         upstream = found[name]["transport_socket"]["typed_config"]["common_tls_context"]
         assert upstream["tls_certificates"][0]["certificate_chain"]["filename"] == str(certificates.cert), name
         assert upstream["alpn_protocols"] == ["h2"], name
+        host = name.replace("_", "-")
+        names = upstream["validation_context"]["match_typed_subject_alt_names"]
+        assert names == [{"san_type": "DNS", "matcher": {"exact": host}}], name
+        assert found[name]["transport_socket"]["typed_config"]["sni"] == host, name
     assert "transport_socket" not in found["web"], "the dashboard's files stay plain HTTP inside the deployment"
 
 

@@ -5,7 +5,8 @@ What differs is layered onto the rendered document here, so the template keeps n
 conditionals:
 
 - `with_tls`: the front door serves TLS (and requires client certificates when a
-  CA is given), and Envoy dials the services with mutual TLS.
+  CA is given), and Envoy dials the services with mutual TLS, checking that each
+  one's certificate chains to the CA and names the host dialled.
 - `with_health_checks`: Envoy checks each gRPC upstream on grpc.health.v1 and
   sends calls only to the endpoints that answer SERVING.
 - `container_config`: the front door of Compose and Kubernetes, where each service
@@ -18,6 +19,7 @@ the container configuration; the Envoy image runs it at build time.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -71,16 +73,42 @@ def with_tls(config: str, tls: EnvoyTLS, *, clusters: Iterable[str] = GRPC_CLUST
     resources = document["static_resources"]
     for listener in resources["listeners"]:
         for chain in listener["filter_chains"]:
-            downstream: dict[str, Any] = {"@type": _DOWNSTREAM, "common_tls_context": tls.common_tls_context(["h2", "http/1.1"])}
+            downstream: dict[str, Any] = {
+                "@type": _DOWNSTREAM,
+                "common_tls_context": tls.common_tls_context(["h2", "http/1.1"]),
+            }
             if tls.ca is not None:
                 downstream["require_client_certificate"] = True
             chain["transport_socket"] = {"name": _TLS_SOCKET, "typed_config": downstream}
     wanted = set(clusters)
     for cluster in resources["clusters"]:
         if cluster["name"] in wanted:
-            upstream = {"@type": _UPSTREAM, "common_tls_context": tls.common_tls_context(["h2"])}
+            context = tls.common_tls_context(["h2"])
+            upstream: dict[str, Any] = {"@type": _UPSTREAM, "common_tls_context": context}
+            host = _upstream_host(cluster)
+            if "validation_context" in context:
+                # The certificate must name the host dialled, as gRPC clients check it.
+                san_type = "IP_ADDRESS" if _is_ip(host) else "DNS"
+                context["validation_context"]["match_typed_subject_alt_names"] = [
+                    {"san_type": san_type, "matcher": {"exact": host}}
+                ]
+            if not _is_ip(host):
+                upstream["sni"] = host
             cluster["transport_socket"] = {"name": _TLS_SOCKET, "typed_config": upstream}
     return _dump(document)
+
+
+def _upstream_host(cluster: dict[str, Any]) -> str:
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    return str(endpoint["address"]["socket_address"]["address"])
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def with_health_checks(config: str, *, clusters: Iterable[str] = GRPC_CLUSTERS) -> str:
