@@ -167,7 +167,9 @@ def test_with_mutual_tls_the_probes_present_the_certificate(rendered: dict[str, 
             for probe in ("readinessProbe", "livenessProbe"):
                 assert "grpc" not in container[probe]
                 command = container[probe]["exec"]["command"]
-                assert command == ["python", "-m", "ia_service_kit.probe", "--port", str(GRPC_PORTS[container["name"]])]
+                name, port = container["name"], str(GRPC_PORTS[container["name"]])
+                # The certificate names the service, not the loopback address the probe dials.
+                assert command == ["python", "-m", "ia_service_kit.probe", "--port", port, "--server-name", name]
             assert any(v["name"] == "tls" and v["secret"]["secretName"] == "ia-tls" for v in pod["volumes"])
     envoy = by_kind(rendered["overlays/mtls"], "Deployment")["envoy"]["spec"]["template"]["spec"]["containers"][0]
     assert envoy["args"][:2] == ["--config-path", "/etc/envoy/envoy-tls.yaml"]

@@ -143,3 +143,16 @@ async def test_the_probe_reports_unusable_settings_and_an_unknown_service(
 async def _probe(argv: list[str]) -> int:
     # The probe is a blocking command; run it off the loop that serves the server.
     return await asyncio.to_thread(probe.main, argv)
+
+
+async def test_the_probe_checks_the_certificate_against_the_service_name(
+    mtls_server: RunningServer,
+    certificates: DevCertificates,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in server_environment(certificates).items():
+        monkeypatch.setenv(name, value)
+    assert await _probe(["--port", str(mtls_server.port), "--server-name", "registry"]) == 0
+    assert await _probe(["--port", str(mtls_server.port), "--server-name", "elsewhere.example"]) == 1
+    assert capsys.readouterr().out.split("\n")[1].startswith("UNAVAILABLE")

@@ -9,6 +9,7 @@ working when the service requires mutual TLS.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import grpc
@@ -16,10 +17,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ia_modules import tls
 
 
-def check(target: str, *, service: str = "", timeout_s: float = 2.0) -> str:
-    """The serving status `target` reports for `service` ("" is the whole server), or the reason it gave none."""
+def check(target: str, *, service: str = "", timeout_s: float = 2.0, server_name: str | None = None) -> str:
+    """The serving status `target` reports for `service` ("" is the whole server), or the reason it gave none.
+
+    With TLS, the server's certificate is checked against `server_name` when given
+    (a certificate for `registry` dialled on 127.0.0.1).
+    """
     try:
-        with tls.channel(target) as channel:
+        settings = tls.TLSSettings.from_env()
+        if settings is not None and server_name:
+            settings = dataclasses.replace(settings, server_name=server_name)
+        with tls.channel(target, tls=settings) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
             )
@@ -36,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="default %(default)s")
     parser.add_argument("--service", default="", help="a gRPC service name; default the whole server")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds (default %(default)s)")
+    parser.add_argument(
+        "--server-name", default=None, help="with TLS, the name the service's certificate must carry; default the host"
+    )
     args = parser.parse_args(argv)
-    status = check(f"{args.host}:{args.port}", service=args.service, timeout_s=args.timeout)
+    status = check(
+        f"{args.host}:{args.port}", service=args.service, timeout_s=args.timeout, server_name=args.server_name
+    )
     print(status)
     return 0 if status == "SERVING" else 1
 
