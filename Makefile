@@ -11,6 +11,8 @@ export UV_LINK_MODE := copy
 GRPCURL_VERSION := v1.9.4
 PROMETHEUS_VERSION := v0.316.0
 BUF_VERSION := 1.75.0
+KUSTOMIZE_VERSION := v5.7.1
+KUBECONFORM_VERSION := v0.7.0
 PYTEST_ARGS ?=
 
 .PHONY: help system-packages tools sync proto lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java web
@@ -30,13 +32,20 @@ $(TOOLS)/bin/grpcurl:
 $(TOOLS)/bin/promtool:
 	GOBIN=$(TOOLS)/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
 
+# tests/deploy renders deploy/kubernetes with kustomize and validates it with kubeconform.
+$(TOOLS)/bin/kustomize:
+	GOBIN=$(TOOLS)/bin go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+$(TOOLS)/bin/kubeconform:
+	GOBIN=$(TOOLS)/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
 $(TOOLS)/npm/node_modules/.bin/buf:
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @bufbuild/buf@$(BUF_VERSION)
 
 system-packages:
 	@bash scripts/install-system-packages.sh
 
-tools: system-packages $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/bin/promtool $(TOOLS)/npm/node_modules/.bin/buf ## install the tools the project uses (.tools/, and bubblewrap and graphviz from Debian)
+tools: system-packages $(TOOLS)/bin/uv $(TOOLS)/bin/grpcurl $(TOOLS)/bin/promtool $(TOOLS)/bin/kustomize $(TOOLS)/bin/kubeconform $(TOOLS)/npm/node_modules/.bin/buf ## install the tools the project uses (.tools/, and bubblewrap and graphviz from Debian)
 
 .venv/.synced: $(TOOLS)/bin/uv pyproject.toml uv.lock sdk/python/pyproject.toml $(wildcard services/*/pyproject.toml)
 	uv sync --frozen

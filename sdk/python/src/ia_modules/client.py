@@ -33,6 +33,7 @@ from ia.registry.v1 import message_pb2 as registry_messages
 from ia.registry.v1 import request_response_pb2 as registry_requests
 from ia.registry.v1 import service_pb2_grpc as registry_grpc
 from ia_modules.errors import IAError
+from ia_modules.tls import TLSSettings, aio_channel, channel
 
 DEFAULT_ENDPOINT = "localhost:8080"
 # Deadline of every unary call, in seconds. Streams (WatchRun) have none: a run
@@ -210,7 +211,10 @@ class Client:
     Args:
         endpoint: host:port; defaults to IA_ENDPOINT, then localhost:8080.
         timeout: the deadline of each unary call, in seconds.
-        credentials: TLS credentials; a plaintext channel when None.
+        credentials: gRPC channel credentials, used as given.
+        tls: TLS settings (`TLSSettings.from_files(ca=..., cert=..., key=...)`);
+            without them or `credentials`, IA_TLS_CA/IA_TLS_CERT/IA_TLS_KEY when
+            set, else plaintext.
     """
 
     def __init__(
@@ -219,11 +223,12 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: TLSSettings | None = None,
     ) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
         if credentials is None:
-            self._channel = grpc.insecure_channel(self.endpoint)
+            self._channel = channel(self.endpoint, tls=tls)
         else:
             self._channel = grpc.secure_channel(self.endpoint, credentials)
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
@@ -478,11 +483,12 @@ class AsyncClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: TLSSettings | None = None,
     ) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
         if credentials is None:
-            self._channel = grpc.aio.insecure_channel(self.endpoint)
+            self._channel = aio_channel(self.endpoint, tls=tls)
         else:
             self._channel = grpc.aio.secure_channel(self.endpoint, credentials)
         self._registry = registry_grpc.RegistryServiceStub(self._channel)

@@ -35,6 +35,8 @@ from string import Template
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ia_modules import tls
+
 STATE_FILE = "stack.json"
 ENVOY_ADMIN_ADDRESS_FILE = "envoy-admin-address"
 ENVOY = "envoy"
@@ -244,21 +246,55 @@ def _status_from(data_dir: Path, state: dict, started: tuple[str, ...] = ()) -> 
     return StackStatus(data_dir=data_dir, endpoint=f"localhost:{envoy_port}", services=processes, started=started)
 
 
-def render_envoy_config(template: str, *, descriptor_set: Path, envoy_port: int, admin_port: int, upstream_ports: Mapping[str, int]) -> str:
-    """Fill in deploy/envoy/envoy.yaml for a local stack; every upstream is on loopback."""
+def render_envoy_config(
+    template: str,
+    *,
+    descriptor_set: Path,
+    envoy_port: int,
+    admin_port: int,
+    upstream_ports: Mapping[str, int],
+    hosts: Mapping[str, str] | None = None,
+    address: str = LOOPBACK,
+) -> str:
+    """Fill in deploy/envoy/envoy.yaml; Envoy listens on `address`, and every upstream
+    is on loopback unless `hosts` names its host (containers: its DNS name)."""
     values: dict[str, object] = {
-        "ENVOY_ADDRESS": LOOPBACK,
+        "ENVOY_ADDRESS": address,
         "ENVOY_PORT": envoy_port,
         "ENVOY_ADMIN_PORT": admin_port,
         "DESCRIPTOR_SET": descriptor_set,
     }
     for name, port in upstream_ports.items():
-        values[f"{name.upper()}_HOST"] = LOOPBACK
+        values[f"{name.upper()}_HOST"] = (hosts or {}).get(name, LOOPBACK)
         values[f"{name.upper()}_PORT"] = port
     try:
         return Template(template).substitute(values)
     except KeyError as missing:
         raise StackError(f"the Envoy template needs {missing.args[0]}, which no row of the stack provides") from None
+
+
+def _with_tls_from_env(rendered: str) -> str:
+    """With IA_TLS_CERT and IA_TLS_KEY set, Envoy serves TLS and dials the services
+    with the same certificate (mutual TLS when IA_TLS_CA is set too), as they expect."""
+    try:
+        settings = tls.TLSSettings.from_env()
+    except tls.TLSSettingsError as error:
+        raise StackError(str(error)) from None
+    if settings is None:
+        return rendered
+    if settings.cert is None:
+        raise StackError(
+            f"{tls.CA_VARIABLE} is set but {tls.CERT_VARIABLE} and {tls.KEY_VARIABLE} are not: Envoy needs all three"
+        )
+    from ia_modules.envoy import EnvoyTLS, with_tls
+
+    ca = os.environ.get(tls.CA_VARIABLE)
+    files = EnvoyTLS(
+        cert=Path(os.environ[tls.CERT_VARIABLE]).resolve(),
+        key=Path(os.environ[tls.KEY_VARIABLE]).resolve(),
+        ca=Path(ca).resolve() if ca else None,
+    )
+    return with_tls(rendered, files)
 
 
 def _check_installed() -> None:
@@ -325,15 +361,14 @@ def _start_envoy(data_dir: Path, state: dict, port: int, admin_port: int) -> dic
     descriptor_set = data_dir / "api_descriptor.pb"
     shutil.copyfile(api_descriptor, descriptor_set)
     config = data_dir / "envoy.yaml"
-    config.write_text(
-        render_envoy_config(
-            (root / "deploy" / "envoy" / "envoy.yaml").read_text(),
-            descriptor_set=descriptor_set,
-            envoy_port=port,
-            admin_port=admin_port,
-            upstream_ports={s.name: state["processes"][s.name]["port"] for s in SERVICES},
-        )
+    rendered = render_envoy_config(
+        (root / "deploy" / "envoy" / "envoy.yaml").read_text(),
+        descriptor_set=descriptor_set,
+        envoy_port=port,
+        admin_port=admin_port,
+        upstream_ports={s.name: state["processes"][s.name]["port"] for s in SERVICES},
     )
+    config.write_text(_with_tls_from_env(rendered))
     admin_address_file = data_dir / ENVOY_ADMIN_ADDRESS_FILE
     admin_address_file.unlink(missing_ok=True)
     command = [
@@ -441,7 +476,7 @@ def _serving(port: int, *, timeout_s: float) -> bool:
     # A private subchannel pool: a shared one would still be backing off from a
     # process that died, and refuse to try the one that replaced it.
     options = [("grpc.use_local_subchannel_pool", 1)]
-    with grpc.insecure_channel(f"{LOOPBACK}:{port}", options=options) as channel:
+    with tls.channel(f"{LOOPBACK}:{port}", options=options) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
         except grpc.RpcError:

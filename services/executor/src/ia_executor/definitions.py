@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from ia.pipeline.v1 import pipeline_pb2
 from ia.registry.v1 import request_response_pb2, service_pb2_grpc
 from ia_modules.definition import Code, Finding, Severity, validate
+from ia_modules import tls
 from ia_modules.engine import Plan, PlanError, compile_plan
 
 from ia_executor.errors import DefinitionRefused, PipelineNotFound, RegistryUnavailable
@@ -103,7 +104,7 @@ class Definitions:
 
     async def _fetch(self, name: str, revision: int) -> Any:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self._registry_address)
+            self._channel = tls.aio_channel(self._registry_address)
         stub = service_pb2_grpc.RegistryServiceStub(self._channel)
         request = request_response_pb2.GetPipelineRequest(name=name, revision=revision)
         try:

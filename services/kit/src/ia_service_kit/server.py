@@ -157,7 +157,10 @@ async def start(config: ServiceConfig, wire: Wire) -> RunningServer:
     )
 
     try:
-        port = server.add_insecure_port(_endpoint(config.host, config.bind_port))
+        if config.tls is None:
+            port = server.add_insecure_port(_endpoint(config.host, config.bind_port))
+        else:
+            port = server.add_secure_port(_endpoint(config.host, config.bind_port), config.tls.server_credentials())
     except RuntimeError as error:
         if wiring.database is not None:
             wiring.database.close()
@@ -167,7 +170,13 @@ async def start(config: ServiceConfig, wire: Wire) -> RunningServer:
         await hook()
     for name in ["", *served]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info(f"listening on {_endpoint(config.host, port)}", host=config.host, port=port, services=",".join(served))
+    log.info(
+        f"listening on {_endpoint(config.host, port)}",
+        host=config.host,
+        port=port,
+        services=",".join(served),
+        tls="mutual" if config.tls is not None and config.tls.mutual else "on" if config.tls is not None else "off",
+    )
     return RunningServer(config, server, port, health_servicer, wiring)
 
 

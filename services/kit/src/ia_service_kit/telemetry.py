@@ -17,7 +17,8 @@ Environment:
   `/metrics`), for benchmarks of the overhead; anything else, or unset, is on.
 - OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT, then
   IA_TELEMETRY_ADDRESS: where spans go (default `localhost:50054`, the telemetry
-  service). A `https://` endpoint is dialled with TLS, anything else in plain text.
+  service). A `https://` endpoint is dialled with TLS, `http://` in plain text,
+  and one without a scheme (the telemetry service) with IA_TLS_* when set.
 - IA_METRICS_PORT: the `/metrics` port. Unset: the service's port + 1000
   (registry 51051, executor 51052, plugin host 51053, telemetry 51054), or a
   free port when the service itself was given port 0. `0`: a free port. `off`:
@@ -46,6 +47,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from ia_modules.tls import TLSSettings
 
 from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
@@ -400,9 +403,19 @@ def configure_tracing(
         trace.set_tracer_provider(_provider)
     if exporter is None:
         endpoint = settings.otlp_endpoint
-        exporter = OTLPSpanExporter(
-            endpoint=endpoint, insecure=not endpoint.startswith("https://"), timeout=settings.export_timeout_s
-        )
+        own_tls = TLSSettings.from_env()
+        if own_tls is not None and "://" not in endpoint:
+            # The project's own telemetry service: dialled with the TLS every service uses.
+            exporter = OTLPSpanExporter(
+                endpoint=endpoint,
+                insecure=False,
+                credentials=own_tls.channel_credentials(),
+                timeout=settings.export_timeout_s,
+            )
+        else:
+            exporter = OTLPSpanExporter(
+                endpoint=endpoint, insecure=not endpoint.startswith("https://"), timeout=settings.export_timeout_s
+            )
     queue = SpanQueue(exporter, max_queue_size=settings.queue_size, delay_s=settings.export_delay_s)
     previous, _router.current = _router.current, queue
     if previous is not None:

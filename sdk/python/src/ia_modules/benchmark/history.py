@@ -88,6 +88,7 @@ def record_in_telemetry(result: BenchmarkResult, endpoint: str | None = None) ->
     from google.protobuf import timestamp_pb2
 
     from ia.telemetry.v1 import message_pb2, request_response_pb2, service_pb2_grpc
+    from ia_modules import tls
     from ia_modules.client import resolve_endpoint
 
     address = resolve_endpoint(endpoint)
@@ -110,7 +111,7 @@ def record_in_telemetry(result: BenchmarkResult, endpoint: str | None = None) ->
     request = request_response_pb2.RecordBenchmarkRequest(
         benchmark=benchmark, request_id=f"{result.pipeline}/{result.started_at}/{result.wall_s}"
     )
-    with grpc.insecure_channel(address) as channel:
+    with tls.channel(address) as channel:
         try:
             recorded = service_pb2_grpc.TelemetryServiceStub(channel).RecordBenchmark(
                 request, timeout=_TELEMETRY_TIMEOUT_S

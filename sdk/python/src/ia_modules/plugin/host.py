@@ -15,10 +15,10 @@ from types import TracebackType
 from typing import TypeVar
 
 import grpc
-import grpc.aio
 
 from ia.pluginhost.v1 import message_pb2, service_pb2_grpc
 from ia.pluginhost.v1 import request_response_pb2 as rr
+from ia_modules import tls
 from ia_modules.errors import IAError
 from ia_modules.plugin.authoring import Kind
 
@@ -33,7 +33,7 @@ class PluginHostClient:
     def __init__(self, endpoint: str, *, timeout_s: float = 30.0) -> None:
         self.endpoint = endpoint
         self._timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(endpoint)
+        self._channel = tls.aio_channel(endpoint)
         self._stub = service_pb2_grpc.PluginHostServiceStub(self._channel)
 
     async def __aenter__(self) -> PluginHostClient:
