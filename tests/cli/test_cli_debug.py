@@ -122,9 +122,15 @@ def test_quit_and_end_of_input_cancel_the_run(tmp_path: Path, executor_endpoint:
     definition = tmp_path / "triage.json"
     definition.write_text(json.dumps(branching()))
     args = ["debug", str(definition), "--set", "n=1", "--break", "load"]
-    for typed in ("inspect\nquit\n", ""):
-        result = CliRunner().invoke(app, args, input=typed)
-        assert result.exit_code == 1 and "CANCELLED" in result.output, result.output
+    typed = "set\nset meta.tags [1]\nset meta.owner \"ada\"\ninspect\nnext\nquit\n"
+    result = CliRunner().invoke(app, args, input=typed)
+    assert result.exit_code == 1 and "CANCELLED" in result.output, result.output
+    assert "usage: set FIELD JSON" in result.output
+    assert "edits to send with the next step:" in result.output
+    assert '"meta": {\n    "tags": [\n      1\n    ],\n    "owner": "ada"' in result.output
+    assert "load[0] input edited: meta" in result.output and "paused before check (iteration 0): stepping" in result.output
+    result = CliRunner().invoke(app, args, input="")
+    assert result.exit_code == 1 and "CANCELLED" in result.output, result.output
 
 
 def test_bad_breakpoints_and_mocks_are_one_clear_line(tmp_path: Path, executor_endpoint: str) -> None:
