@@ -76,7 +76,15 @@ def main() -> None:
     write_package_markers()
     DESCRIPTOR_OUT.parent.mkdir(parents=True, exist_ok=True)
     run_protoc(
-        ["--include_imports", f"--descriptor_set_out={DESCRIPTOR_OUT}", *files, *ERROR_DETAIL_PROTOS], GOOGLEAPIS
+        # Source info keeps the proto comments, which the OpenAPI document reuses.
+        [
+            "--include_imports",
+            "--include_source_info",
+            f"--descriptor_set_out={DESCRIPTOR_OUT}",
+            *files,
+            *ERROR_DETAIL_PROTOS,
+        ],
+        GOOGLEAPIS,
     )
     print(f"generated {len(files)} contract files into {PY_OUT.relative_to(ROOT)}/ia and {DESCRIPTOR_OUT.relative_to(ROOT)}")
 

@@ -5,11 +5,14 @@ Envoy has no file server of its own, so the stack runs this one as its `web` row
 IA_WEB_ROOT) and answers any path that is not a file with index.html, so that the
 app's own routes survive a reload. Nothing outside that folder is ever served.
 `GET /healthz` answers 200 for the stack's health check, built app or not.
+`GET /openapi.json` is the REST API's OpenAPI document (schemas/openapi.json, or
+IA_OPENAPI_DOCUMENT) and `GET /docs` its reference page.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import mimetypes
 import os
 import sys
@@ -19,6 +22,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 HEALTH_PATH = "/healthz"
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
 DEFAULT_PORT = 50055
 # Hashed asset names never change content, so browsers may keep them; index.html must
 # always be fetched again to pick up a new build.
@@ -54,6 +59,16 @@ def default_root() -> Path:
     return _project_root() / "web" / "dist"
 
 
+def default_openapi_document() -> Path:
+    """IA_OPENAPI_DOCUMENT, else schemas/openapi.json of the checkout this module runs from."""
+    configured = os.environ.get("IA_OPENAPI_DOCUMENT")
+    if configured:
+        return Path(configured)
+    from ia_modules.stack import _project_root
+
+    return _project_root() / "schemas" / "openapi.json"
+
+
 def resolve(root: Path, request_path: str) -> Path | None:
     """The file under `root` that a URL path names, or None if there is none there.
 
@@ -82,8 +97,8 @@ def content_type(path: Path) -> str:
     return _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def handler_for(root: Path) -> type[BaseHTTPRequestHandler]:
-    """A request handler that serves `root` as a single-page app."""
+def handler_for(root: Path, openapi_document: Path | None = None) -> type[BaseHTTPRequestHandler]:
+    """A request handler that serves `root` as a single-page app, and the API's document and reference."""
 
     class StaticFiles(BaseHTTPRequestHandler):
         server_version = "ia-web"
@@ -99,6 +114,9 @@ def handler_for(root: Path) -> type[BaseHTTPRequestHandler]:
             if path == HEALTH_PATH:
                 self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8", body=body)
                 return
+            if path in (OPENAPI_PATH, DOCS_PATH):
+                self._api_document(path, body=body)
+                return
             found = resolve(root, path)
             app_route = is_app_route(path)
             if found is None and app_route:
@@ -112,6 +130,19 @@ def handler_for(root: Path) -> type[BaseHTTPRequestHandler]:
                 return
             cache = "public, max-age=31536000, immutable" if path.startswith(_IMMUTABLE_PREFIX) else "no-cache"
             self._send(HTTPStatus.OK, found.read_bytes(), content_type(found), body=body, cache=cache)
+
+        def _api_document(self, path: str, *, body: bool) -> None:
+            if openapi_document is None or not openapi_document.is_file():
+                self._send(HTTPStatus.NOT_FOUND, b"no OpenAPI document\n", "text/plain; charset=utf-8", body=body)
+                return
+            data = openapi_document.read_bytes()
+            if path == OPENAPI_PATH:
+                self._send(HTTPStatus.OK, data, "application/json", body=body)
+                return
+            from ia_modules.api_reference import render
+
+            page = render(json.loads(data)).encode()
+            self._send(HTTPStatus.OK, page, "text/html; charset=utf-8", body=body)
 
         def _send(self, status: HTTPStatus, data: bytes, kind: str, *, body: bool, cache: str = "no-cache") -> None:
             self.send_response(status)
@@ -137,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="the built app (default: web/dist)")
     args = parser.parse_args(argv)
     root = args.root or default_root()
-    server = ThreadingHTTPServer((args.host, args.port), handler_for(root))
+    server = ThreadingHTTPServer((args.host, args.port), handler_for(root, default_openapi_document()))
     server.daemon_threads = True
     host, port = server.server_address[:2]
     print(f"listening on {host}:{port} (serving {root})", flush=True)
