@@ -46,7 +46,7 @@ def test_every_annotated_rpc_is_an_operation(document):
             verb = rule.WhichOneof("pattern")
             if verb:
                 expected.add((verb, getattr(rule, verb)))
-    operations = {(verb, path) for path, item in document["paths"].items() for verb in item}
+    operations = {(verb, path.replace("{pipeline_name}", "{pipeline.name}")) for path, item in document["paths"].items() for verb in item}
     assert operations == expected
 
 
@@ -65,8 +65,9 @@ def test_path_bound_fields_leave_the_body_and_the_rest_become_query_parameters(d
     cancel = document["paths"]["/v1/runs/{run_id}:cancel"]["post"]
     body = cancel["requestBody"]["content"]["application/json"]["schema"]
     assert "run_id" not in body["properties"] and "reason" in body["properties"]
-    update = document["paths"]["/v1/pipelines/{pipeline.name}"]["patch"]
-    assert [p["name"] for p in update["parameters"]] == ["pipeline.name", "update_mask", "etag"]
+    update = document["paths"]["/v1/pipelines/{pipeline_name}"]["patch"]
+    assert [p["name"] for p in update["parameters"]] == ["pipeline_name", "update_mask", "etag"]
+    assert update["parameters"][0]["description"].startswith("The request's `pipeline.name`.")
     assert update["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ia.pipeline.v1.Pipeline"
     }

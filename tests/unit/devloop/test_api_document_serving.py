@@ -64,3 +64,29 @@ def test_the_default_document_is_the_checkout_one_unless_configured(monkeypatch:
     assert web_static.default_openapi_document().resolve() == COMMITTED.resolve()
     monkeypatch.setenv("IA_OPENAPI_DOCUMENT", str(tmp_path / "doc.json"))
     assert web_static.default_openapi_document() == tmp_path / "doc.json"
+
+
+def _call(method: str, url: str) -> tuple[int, str, str | None, bytes]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, reply.headers["Content-Type"], reply.headers["Allow"], reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.headers["Allow"], error.read()
+
+
+def test_rest_paths_envoy_did_not_transcode_get_a_google_rpc_status(base: str):
+    status, kind, _, body = _call("GET", f"{base}/v1/nothing/here")
+    assert (status, kind) == (404, "application/json")
+    assert json.loads(body) == {"code": 5, "message": "no REST method at /v1/nothing/here"}
+
+    status, kind, allow, body = _call("PUT", f"{base}/v1/runs/r-1:cancel")
+    assert (status, kind, allow) == (405, "application/json", "POST")
+    assert json.loads(body)["code"] == 12 and "PUT is not allowed on /v1/runs/r-1:cancel" in json.loads(body)["message"]
+
+    assert _call("TRACE", f"{base}/v1/pipelines")[:3] == (405, "application/json", "GET, POST")
+
+
+def test_other_paths_allow_only_reading(base: str):
+    status, kind, allow, _ = _call("POST", f"{base}/index.html")
+    assert (status, kind, allow) == (405, "text/plain; charset=utf-8", "GET, HEAD")

@@ -239,7 +239,13 @@ def _bindings(method: descriptor_pb2.MethodDescriptorProto) -> Iterator[tuple[st
 
 
 def _openapi_path(template: str) -> str:
-    return _PATH_VARIABLE.sub(lambda m: "{" + m.group(1) + "}", template)
+    return _PATH_VARIABLE.sub(lambda m: "{" + _parameter_name(m.group(1)) + "}", template)
+
+
+def _parameter_name(field_path: str) -> str:
+    # `{pipeline.name}` binds a nested field; OpenAPI tools read a dot in a template
+    # variable as attribute access, so the parameter is named with `_` instead.
+    return field_path.replace(".", "_")
 
 
 def _operation(contracts, schemas, service_name, short, method, template, body) -> dict:
@@ -288,8 +294,10 @@ def _path_parameter(contracts, schemas, request_name: str, dotted: str) -> dict:
     if schema == {"type": "string"}:
         # An empty segment, or one with a slash, matches no route.
         schema = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
-    parameter = {"name": dotted, "in": "path", "required": True, "schema": schema}
+    parameter = {"name": _parameter_name(dotted), "in": "path", "required": True, "schema": schema}
     comment = contracts.comments.get(f"{owner}.{field.name}")
+    if "." in dotted:
+        comment = f"The request's `{dotted}`." + (f" {comment}" if comment else "")
     if comment:
         parameter["description"] = comment
     return parameter

@@ -15,6 +15,7 @@ import argparse
 import json
 import mimetypes
 import os
+import re
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +31,9 @@ DEFAULT_PORT = 50055
 _IMMUTABLE_PREFIX = "/assets/"
 # Envoy sends REST calls it could not transcode here too; they are not app routes.
 _REST_PREFIX = "/v1/"
+# google.rpc.Code values of the REST errors answered here.
+_NOT_FOUND_CODE = 5
+_UNIMPLEMENTED_CODE = 12
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -97,6 +101,19 @@ def content_type(path: Path) -> str:
     return _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+def _allowed_methods(document: Path | None, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for `path`, upper case; none when it names no such path."""
+    if document is None or not document.is_file():
+        return []
+    for template, item in json.loads(document.read_bytes()).get("paths", {}).items():
+        pattern = "".join(
+            "[^/:]+" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[^}]+\})", template)
+        )
+        if re.fullmatch(pattern, path):
+            return sorted(method.upper() for method in item)
+    return []
+
+
 def handler_for(root: Path, openapi_document: Path | None = None) -> type[BaseHTTPRequestHandler]:
     """A request handler that serves `root` as a single-page app, and the API's document and reference."""
 
@@ -125,11 +142,32 @@ def handler_for(root: Path, openapi_document: Path | None = None) -> type[BaseHT
             if found is None:
                 if app_route:
                     self._send(HTTPStatus.OK, NOT_BUILT, "text/html; charset=utf-8", body=body)
+                elif path.startswith(_REST_PREFIX):
+                    self._rest_error(HTTPStatus.NOT_FOUND, _NOT_FOUND_CODE, f"no REST method at {path}", body=body)
                 else:
                     self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", body=body)
                 return
             cache = "public, max-age=31536000, immutable" if path.startswith(_IMMUTABLE_PREFIX) else "no-cache"
             self._send(HTTPStatus.OK, found.read_bytes(), content_type(found), body=body, cache=cache)
+
+        def _not_allowed(self) -> None:
+            # Envoy forwards here what the transcoder did not match, such as PUT /v1/runs.
+            path = urlsplit(self.path).path
+            allowed = _allowed_methods(openapi_document, path) if path.startswith(_REST_PREFIX) else ["GET", "HEAD"]
+            message = f"{self.command} is not allowed on {path}; allowed: {', '.join(allowed) or 'none'}"
+            extra = {"Allow": ", ".join(allowed)}
+            if path.startswith(_REST_PREFIX):
+                self._rest_error(HTTPStatus.METHOD_NOT_ALLOWED, _UNIMPLEMENTED_CODE, message, body=True, headers=extra)
+            else:
+                data = f"{message}\n".encode()
+                self._send(HTTPStatus.METHOD_NOT_ALLOWED, data, "text/plain; charset=utf-8", body=True, headers=extra)
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = _not_allowed
+
+        def _rest_error(self, status: HTTPStatus, code: int, message: str, *, body: bool, headers=None) -> None:
+            # The shape of every other REST failure: google.rpc.Status as JSON.
+            data = json.dumps({"code": code, "message": message}).encode()
+            self._send(status, data, "application/json", body=body, headers=headers)
 
         def _api_document(self, path: str, *, body: bool) -> None:
             if openapi_document is None or not openapi_document.is_file():
@@ -144,8 +182,19 @@ def handler_for(root: Path, openapi_document: Path | None = None) -> type[BaseHT
             page = render(json.loads(data)).encode()
             self._send(HTTPStatus.OK, page, "text/html; charset=utf-8", body=body)
 
-        def _send(self, status: HTTPStatus, data: bytes, kind: str, *, body: bool, cache: str = "no-cache") -> None:
+        def _send(
+            self,
+            status: HTTPStatus,
+            data: bytes,
+            kind: str,
+            *,
+            body: bool,
+            cache: str = "no-cache",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", cache)
