@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ia_modules.cli import definitions, diff, docs, init, pipelines, runs, schema, stack, trace, visualize
+from ia_modules.cli import definitions, dev, diff, docs, init, pipelines, runs, schema, stack, trace, visualize
 from ia_modules.cli.console import settings
 
 app = typer.Typer(
@@ -72,3 +72,4 @@ app.command("docs")(docs.docs_command)
 app.command("init")(init.init_command)
 app.command("trace")(trace.trace_command)
 app.command("schema")(schema.schema_command)
+app.command("dev")(dev.dev_command)
