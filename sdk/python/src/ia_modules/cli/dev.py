@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ia_modules.cli.console import CLIError, connect, handles_errors, settings, stdout
+from ia_modules.cli.console import CLIError, ExitCode, connect, handles_errors, settings, stdout
 
 if TYPE_CHECKING:
     from ia_modules.dev_loop import DevEvent
@@ -17,7 +17,10 @@ def dev_command(
         Path,
         typer.Argument(metavar="DIR", help="The folder of pipeline files and plugin folders.", show_default=False),
     ] = Path("."),
-    once: Annotated[bool, typer.Option("--once", help="Sync everything once and exit, without watching.")] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Sync everything once and exit (1 if anything was not pushed or started)."),
+    ] = False,
 ) -> None:
     """Watch DIR and keep the stack in step: push pipelines, restart plugins, print findings.
 
@@ -33,15 +36,23 @@ def dev_command(
       ia-modules dev pipelines/ --once
     """
     from ia_modules.client import resolve_endpoint
-    from ia_modules.dev_loop import DevLoop
+    from ia_modules.dev_loop import DevLoop, Outcome
 
     if not directory.is_dir():
         raise CLIError(f"{directory} is not a folder")
     console = stdout()
+    outcomes = []
+
+    def report(event: "DevEvent") -> None:
+        outcomes.append(event.outcome)
+        _print(console, event)
+
     with connect() as client:
-        loop = DevLoop(directory, client, resolve_endpoint(settings.endpoint), lambda event: _print(console, event))
+        loop = DevLoop(directory, client, resolve_endpoint(settings.endpoint), report)
         loop.sync_all()
         if once:
+            if Outcome.KEPT in outcomes or Outcome.FAILED in outcomes:
+                raise typer.Exit(ExitCode.FAILED)
             return
         loop.watch(ready=lambda: console.print(f"watching {directory} (Ctrl-C to stop)", markup=False))
 
