@@ -22,7 +22,7 @@ def document() -> dict:
 
 def test_the_committed_document_is_the_generated_one():
     assert COMMITTED.read_text() == openapi_json(DESCRIPTOR_SET.read_bytes()), (
-        "schemas/openapi.json is stale: make proto && uv run python scripts/gen_api_docs.py"
+        "schemas/openapi.json is stale: run `make schemas`"
     )
 
 

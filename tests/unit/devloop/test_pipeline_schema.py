@@ -40,7 +40,7 @@ def _errors(document) -> list[str]:
 
 def test_the_committed_schema_is_the_generated_one():
     assert COMMITTED.read_text() == pipeline_schema_json(), (
-        "schemas/pipeline.schema.json is stale: uv run ia-modules schema > schemas/pipeline.schema.json"
+        "schemas/pipeline.schema.json is stale: run `make schemas`"
     )
 
 
