@@ -82,3 +82,10 @@ def test_nested_map_steps_need_no_id_but_graph_steps_do():
     document = {"name": "fan", "steps": [{"id": "each", "type": "map", "map": {"items": "{{ parameters.xs }}", "step": inner}}]}
     assert _errors(document) == []
     assert _errors({"name": "fan", "steps": [inner]}) == ["steps/0: 'id' is a required property"]
+
+
+def test_fields_carry_their_proto_comments_for_editor_hovers():
+    schema = pipeline_schema()
+    assert schema["properties"]["name"]["description"].startswith("Unique name of the pipeline")
+    assert schema["$defs"]["Step"]["properties"]["timeout_s"]["description"] == "Deadline of one attempt, in seconds."
+    assert schema["$defs"]["Transition"]["description"].startswith("An edge")

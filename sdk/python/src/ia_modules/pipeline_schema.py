@@ -9,7 +9,8 @@ state (a pipeline needs a name and steps; names and step ids have a shape) come 
 the definition model's own constants. Older dialects (`flow.paths`, parameters as a
 list, ...) are not described: editors flag them, and `ia-modules format --upgrade`
 rewrites them canonically. `$schema` is allowed at the top so that files can point
-at this schema.
+at this schema. Descriptions are the proto comments, which `make proto` keeps in
+ia/pipeline/v1/pipeline_source_info.pb next to the stubs.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def pipeline_schema() -> dict:
     """The JSON Schema of a canonical pipeline file, as a JSON-ready dict."""
     definitions: dict[str, dict] = {}
     root = pipeline_pb2.Pipeline.DESCRIPTOR
-    _define(root, definitions)
+    _define(root, definitions, _comments())
     top = definitions.pop(_name(root))
     top["properties"] = {"$schema": {"type": "string", "description": "The JSON Schema this file follows."}} | top[
         "properties"
@@ -73,15 +74,30 @@ def _name(descriptor: Descriptor) -> str:
     return descriptor.name
 
 
-def _define(descriptor: Descriptor, definitions: dict[str, dict]) -> None:
+def _comments() -> dict[str, str]:
+    """The proto comments by full name, from the descriptor `make proto` writes next to the stubs."""
+    from importlib import resources
+
+    from ia_modules.proto_comments import Contracts
+
+    source = resources.files("ia.pipeline.v1") / "pipeline_source_info.pb"
+    return Contracts(source.read_bytes()).comments if source.is_file() else {}
+
+
+def _define(descriptor: Descriptor, definitions: dict[str, dict], comments: dict[str, str]) -> None:
     name = _name(descriptor)
     if name in definitions:
         return
     schema: dict = {"title": descriptor.full_name, "type": "object", "properties": {}}
+    if descriptor.full_name in comments:
+        schema["description"] = comments[descriptor.full_name]
     definitions[name] = schema  # before the fields, so recursive messages (MapSpec.step) end
     for field in descriptor.fields:
-        property_schema = _field(field, definitions)
+        property_schema = _field(field, definitions, comments)
         property_schema.update(_REFINEMENTS.get((descriptor.full_name, field.name), {}))
+        comment = comments.get(f"{descriptor.full_name}.{field.name}")
+        if comment:
+            property_schema["description"] = comment
         schema["properties"][field.name] = property_schema
     required = _REQUIRED.get(descriptor.full_name)
     if required:
@@ -89,16 +105,17 @@ def _define(descriptor: Descriptor, definitions: dict[str, dict]) -> None:
     schema["additionalProperties"] = False
 
 
-def _field(field: FieldDescriptor, definitions: dict[str, dict]) -> dict:
+def _field(field: FieldDescriptor, definitions: dict[str, dict], comments: dict[str, str]) -> dict:
     message = field.message_type
     if message is not None and message.GetOptions().map_entry:
-        return {"type": "object", "additionalProperties": _single(message.fields_by_name["value"], definitions)}
+        value = message.fields_by_name["value"]
+        return {"type": "object", "additionalProperties": _single(value, definitions, comments)}
     if field.is_repeated:
-        return {"type": "array", "items": _single(field, definitions)}
-    return _single(field, definitions)
+        return {"type": "array", "items": _single(field, definitions, comments)}
+    return _single(field, definitions, comments)
 
 
-def _single(field: FieldDescriptor, definitions: dict[str, dict]) -> dict:
+def _single(field: FieldDescriptor, definitions: dict[str, dict], comments: dict[str, str]) -> dict:
     message = field.message_type
     if message is not None:
         if message.full_name == _STRUCT:
@@ -107,7 +124,7 @@ def _single(field: FieldDescriptor, definitions: dict[str, dict]) -> dict:
             return {}
         if message.full_name == _LIST_VALUE:
             return {"type": "array"}
-        _define(message, definitions)
+        _define(message, definitions, comments)
         return {"$ref": f"#/$defs/{_name(message)}"}
     if field.enum_type is not None:
         return {"type": "string", "enum": [value.name for value in field.enum_type.values]}
