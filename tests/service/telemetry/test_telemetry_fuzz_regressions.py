@@ -20,9 +20,12 @@ async def test_trace_filters_from_the_far_past_or_future_filter_as_meant(telemet
     await otlp_traces.Export(traces_request(span("run far", trace_id, ia_kind="run", pipeline="far", run_id="r-far")))
 
     everything = await telemetry.ListTraces(
-        rr.ListTracesRequest(pipeline="far", start_time_from=_at("0517-11-30T17:16:38Z"), start_time_to=_at("9999-12-31T23:59:59Z"))
+        rr.ListTracesRequest(
+            pipeline="far", start_time_from=_at("0517-11-30T17:16:38Z"), start_time_to=_at("9999-12-31T23:59:59Z")
+        )
     )
-    nothing = await telemetry.ListTraces(rr.ListTracesRequest(pipeline="far", start_time_to=_at("0001-01-01T00:00:00Z")))
+    before_everything = rr.ListTracesRequest(pipeline="far", start_time_to=_at("0001-01-01T00:00:00Z"))
+    nothing = await telemetry.ListTraces(before_everything)
 
     assert [t.trace_id for t in everything.traces] == [trace_id.hex()]
     assert list(nothing.traces) == []

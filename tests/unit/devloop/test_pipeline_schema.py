@@ -79,7 +79,8 @@ def test_starter_pipelines_match_including_their_schema_reference(template):
 
 def test_nested_map_steps_need_no_id_but_graph_steps_do():
     inner = {"type": "pass"}
-    document = {"name": "fan", "steps": [{"id": "each", "type": "map", "map": {"items": "{{ parameters.xs }}", "step": inner}}]}
+    each = {"id": "each", "type": "map", "map": {"items": "{{ parameters.xs }}", "step": inner}}
+    document = {"name": "fan", "steps": [each]}
     assert _errors(document) == []
     assert _errors({"name": "fan", "steps": [inner]}) == ["steps/0: 'id' is a required property"]
 

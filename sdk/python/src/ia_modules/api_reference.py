@@ -22,6 +22,9 @@ nav a{margin-right:1rem}
 """
 
 
+_STATUS_LINK = "<a href='#google.rpc.Status'>google.rpc.Status</a>"
+
+
 def render(document: dict) -> str:
     """The reference page of `document` (an OpenAPI 3 document) as HTML text."""
     info = document.get("info", {})
@@ -65,7 +68,7 @@ def _operation(verb: str, path: str, operation: dict) -> str:
         f"<pre>{escape(operation.get('description', ''))}</pre>"
         + (f"<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>{rows}</table>" if rows else "")
         + (f"<p>Request body: {_type(body)}</p>" if body else "")
-        + (f"<p>Response: {_type(ok)}; on failure a <a href='#google.rpc.Status'>google.rpc.Status</a>.</p>" if ok else "")
+        + (f"<p>Response: {_type(ok)}; on failure a {_STATUS_LINK}.</p>" if ok else "")
         + "</div>"
     )
 

@@ -114,7 +114,8 @@ class DevLoop:
         try:
             action, version, warnings = self._client.push_pipeline(loaded.pipeline)
         except IAError as error:
-            return self._emit(DevEvent(Outcome.FAILED, path, name, self._latest_revision(name), findings, error.message))
+            revision = self._latest_revision(name)
+            return self._emit(DevEvent(Outcome.FAILED, path, name, revision, findings, error.message))
         outcome = Outcome.UNCHANGED if action == "unchanged" else Outcome.PUSHED
         reported = findings or [Finding.from_proto(w) for w in warnings]
         return self._emit(DevEvent(outcome, path, version.name, version.revision, reported))
@@ -141,7 +142,8 @@ class DevLoop:
         announced = False
         # yield_on_timeout: the first (empty) batch comes once the watcher is in place,
         # so `ready` never announces a watch that could still miss an edit.
-        for changes in watch(self.root, stop_event=stop, debounce=300, step=50, yield_on_timeout=True, rust_timeout=500):
+        batches = watch(self.root, stop_event=stop, debounce=300, step=50, yield_on_timeout=True, rust_timeout=500)
+        for changes in batches:
             if not announced and ready is not None:
                 ready()
             announced = True

@@ -60,6 +60,8 @@ _WELL_KNOWN = {
         "additionalProperties": True,
     },
 }
+# Well-known types with a text form, which a query parameter can carry.
+_QUERY_WELL_KNOWN = ("google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask")
 # google.api.http verbs, in HttpRule's field order.
 _VERBS = ("get", "put", "post", "delete", "patch")
 _PATH_VARIABLE = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
@@ -108,7 +110,8 @@ class _Schemas:
         comment = self.contracts.comments.get(f"{owner}.{field.name}")
         if comment:
             # In OpenAPI 3.0 a $ref ignores its siblings, so a described reference is wrapped.
-            schema = {"allOf": [schema], "description": comment} if "$ref" in schema else {**schema, "description": comment}
+            wrapped = {"allOf": [schema]} if "$ref" in schema else schema
+            schema = {**wrapped, "description": comment}
         return schema
 
     def single(self, field: descriptor_pb2.FieldDescriptorProto) -> dict:
@@ -275,7 +278,7 @@ def _query_parameters(contracts, schemas, owner: str, field, prefix: str) -> Ite
         for nested in contracts.messages[type_name].field:
             yield from _query_parameters(contracts, schemas, type_name, nested, name + ".")
         return
-    if is_message and type_name not in ("google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"):
+    if is_message and type_name not in _QUERY_WELL_KNOWN:
         return  # Struct, Value, Any: no query form
     schema = schemas.field(owner, field)
     description = schema.pop("description", None)
