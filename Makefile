@@ -15,7 +15,7 @@ KUSTOMIZE_VERSION := v5.7.1
 KUBECONFORM_VERSION := v0.7.0
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages tools sync proto lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java web
+.PHONY: help system-packages tools sync proto schemas lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java web
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ build/api_descriptor.pb: .venv/.synced scripts/gen_protos.py $(shell find protos
 	uv run --frozen python scripts/gen_protos.py 2>/dev/null
 
 proto: build/api_descriptor.pb ## generate the Python stubs and Envoy's descriptor set
+
+schemas: proto ## regenerate the committed schemas/openapi.json and schemas/pipeline.schema.json from the protos
+	uv run --frozen python scripts/gen_api_docs.py
 
 lint: tools proto ## buf lint and breaking-change checks on the contracts
 	buf lint

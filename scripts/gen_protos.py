@@ -3,7 +3,10 @@
 Run by `make proto`. The output is not committed:
 - sdk/python/src/ia/...: messages, gRPC stubs and typed .pyi files;
 - build/api_descriptor.pb: every contract with its imports, plus google.rpc.Status
-  and its detail types, for Envoy's REST transcoder.
+  and its detail types, for Envoy's REST transcoder (with comments, for the
+  OpenAPI document);
+- sdk/python/src/ia/pipeline/v1/pipeline_source_info.pb: the definition's proto with
+  its comments, for the descriptions of the pipeline JSON Schema.
 The google.api protos are vendored under protos/third_party for buf and protoc;
 their Python modules come from googleapis-common-protos, so they are not generated.
 """
@@ -23,6 +26,8 @@ PROTOS = ROOT / "protos"
 THIRD_PARTY = PROTOS / "third_party"
 PY_OUT = ROOT / "sdk" / "python" / "src"
 DESCRIPTOR_OUT = ROOT / "build" / "api_descriptor.pb"
+PIPELINE_PROTO = "ia/pipeline/v1/pipeline.proto"
+PIPELINE_COMMENTS_OUT = PY_OUT / "ia" / "pipeline" / "v1" / "pipeline_source_info.pb"
 WELL_KNOWN = Path(grpc_tools.__file__).parent / "_proto"
 # googleapis-common-protos ships the google/rpc .proto files next to their modules.
 GOOGLEAPIS = Path(google.rpc.__path__[0]).parent.parent
@@ -76,8 +81,19 @@ def main() -> None:
     write_package_markers()
     DESCRIPTOR_OUT.parent.mkdir(parents=True, exist_ok=True)
     run_protoc(
-        ["--include_imports", f"--descriptor_set_out={DESCRIPTOR_OUT}", *files, *ERROR_DETAIL_PROTOS], GOOGLEAPIS
+        # Source info keeps the proto comments, which the OpenAPI document reuses.
+        [
+            "--include_imports",
+            "--include_source_info",
+            f"--descriptor_set_out={DESCRIPTOR_OUT}",
+            *files,
+            *ERROR_DETAIL_PROTOS,
+        ],
+        GOOGLEAPIS,
     )
+    # The definition's own comments, next to its stubs, for the pipeline JSON Schema's
+    # descriptions (`ia-modules schema` runs without the build folder).
+    run_protoc(["--include_source_info", f"--descriptor_set_out={PIPELINE_COMMENTS_OUT}", PIPELINE_PROTO])
     print(f"generated {len(files)} contract files into {PY_OUT.relative_to(ROOT)}/ia and {DESCRIPTOR_OUT.relative_to(ROOT)}")
 
 

@@ -314,6 +314,28 @@ class Client:
         request = _update_request(pipeline, update_mask, etag)
         return self._call(self._registry.UpdatePipeline, request)
 
+    def push_pipeline(
+        self, pipeline: pipeline_pb2.Pipeline, *, request_id: str = ""
+    ) -> tuple[str, registry_messages.PipelineVersion, list[pipeline_pb2.Finding]]:
+        """Creates the pipeline, or adds a revision when it exists and differs from the latest.
+
+        Returns (action, version, warnings): action is "created", "updated" or
+        "unchanged" (a definition identical to the latest revision stores nothing).
+        """
+        from ia_modules.definition import content_hash
+
+        try:
+            response = self.create_pipeline(pipeline, request_id=request_id)
+            return "created", response.pipeline, list(response.warnings)
+        except IAError as error:
+            if error.code is not grpc.StatusCode.ALREADY_EXISTS:
+                raise
+        latest = self.get_pipeline(pipeline.name)
+        if latest.content_hash == content_hash(pipeline):
+            return "unchanged", latest, []
+        response = self.update_pipeline(pipeline, etag=latest.etag)
+        return "updated", response.pipeline, list(response.warnings)
+
     def delete_pipeline(self, name: str, *, etag: str = "") -> int:
         """Deletes a pipeline and all its revisions; returns how many were deleted."""
         request = registry_requests.DeletePipelineRequest(name=name, etag=etag)

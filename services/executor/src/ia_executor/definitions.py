@@ -23,7 +23,7 @@ from ia_modules.definition import Code, Finding, Severity, validate
 from ia_modules import tls
 from ia_modules.engine import Plan, PlanError, compile_plan
 
-from ia_executor.errors import DefinitionRefused, PipelineNotFound, RegistryUnavailable
+from ia_executor.errors import DefinitionRefused, InvalidInput, PipelineNotFound, RegistryUnavailable
 
 __all__ = ["Definition", "Definitions"]
 
@@ -112,6 +112,9 @@ class Definitions:
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise PipelineNotFound(error.details() or f"pipeline {name!r} is not registered", name=name) from error
+            if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                # The registry refused the name or revision: the caller's mistake, not an outage.
+                raise InvalidInput(error.details() or "the registry refused the request", []) from error
             raise RegistryUnavailable(
                 f"the registry at {self._registry_address} did not answer: {error.code().name} {error.details()}",
                 address=self._registry_address,

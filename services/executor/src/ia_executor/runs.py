@@ -93,6 +93,11 @@ class Runs:
                 "name a registered pipeline or give an inline definition",
                 [("pipeline_name", "give `pipeline_name` or `definition`")],
             )
+        if revision < 0:
+            raise InvalidInput(
+                f"revision must be 0 (the latest) or positive, got {revision}",
+                [("revision", "0 (the latest) or a positive revision")],
+            )
         return await self._definitions.registered(pipeline_name, revision)
 
     @staticmethod

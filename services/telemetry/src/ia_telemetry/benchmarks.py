@@ -39,6 +39,9 @@ class Benchmarks:
         for index, figure in enumerate(run.figures):
             if not figure.metric.strip():
                 raise InvalidField(f"benchmark.figures[{index}].metric", "every figure needs a metric name")
+        # Start times are stored as int64 nanoseconds since the epoch.
+        if run.HasField("start_time") and not 0 <= run.start_time.ToNanoseconds() < 2**63:
+            raise InvalidField("benchmark.start_time", "the start time must be between 1970 and 2262")
         stored = message_pb2.BenchmarkRun()
         stored.CopyFrom(run)
         stored.benchmark_id = ""

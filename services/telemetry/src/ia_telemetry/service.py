@@ -30,6 +30,16 @@ _STATUS = {
     errors.BenchmarkNotFound: grpc.StatusCode.NOT_FOUND,
 }
 _REFUSALS = (errors.TelemetryError,)
+# Times are stored as int64 nanoseconds since the epoch (1970 to 2262).
+_LATEST_NS = 2**63 - 1
+
+
+def _filter_ns(message: rr.ListTracesRequest | rr.QueryMetricsRequest, field: str) -> int:
+    """A time filter in nanoseconds; 0 when unset. A time outside what storage holds is
+    clamped to its ends (a proto Timestamp reaches years 1 to 9999), so it filters as meant."""
+    if not message.HasField(field):
+        return 0
+    return min(max(getattr(message, field).ToNanoseconds(), 1), _LATEST_NS)
 
 
 async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
@@ -115,8 +125,8 @@ class TelemetryService(service_pb2_grpc.TelemetryServiceServicer):
                 pipeline=request.pipeline,
                 run_id=request.run_id,
                 status=request.status,
-                start_from_ns=request.start_time_from.ToNanoseconds() if request.HasField("start_time_from") else 0,
-                start_to_ns=request.start_time_to.ToNanoseconds() if request.HasField("start_time_to") else 0,
+                start_from_ns=_filter_ns(request, "start_time_from"),
+                start_to_ns=_filter_ns(request, "start_time_to"),
             ),
         )
         return rr.ListTracesResponse(
@@ -137,8 +147,8 @@ class TelemetryService(service_pb2_grpc.TelemetryServiceServicer):
                 request.name,
                 labels=dict(request.labels),
                 group_by=list(request.group_by),
-                start_ns=request.start_time.ToNanoseconds() if request.HasField("start_time") else 0,
-                end_ns=request.end_time.ToNanoseconds() if request.HasField("end_time") else 0,
+                start_ns=_filter_ns(request, "start_time"),
+                end_ns=_filter_ns(request, "end_time"),
                 step_ns=request.step.ToNanoseconds() if request.HasField("step") else 0,
             ),
         )

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ia_modules.cli import certs, debugger, definitions, diff, docs, init, pipelines, runs, stack, trace, visualize
+from ia_modules.cli import certs, debugger, definitions, dev, diff, docs, init, pipelines, runs, schema, stack, trace, visualize
 from ia_modules.cli.console import settings
 
 app = typer.Typer(
@@ -73,3 +73,5 @@ app.command("docs")(docs.docs_command)
 app.command("init")(init.init_command)
 app.command("trace")(trace.trace_command)
 app.add_typer(certs.app)
+app.command("schema")(schema.schema_command)
+app.command("dev")(dev.dev_command)

@@ -1,7 +1,7 @@
 """`ia-modules pipelines …`: definitions stored in the registry."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -49,24 +49,11 @@ def push(
     Example:
       ia-modules pipelines push pipelines/etl.json
     """
-    from ia_modules.definition import Finding, content_hash
-    from ia_modules.errors import IAError
+    from ia_modules.definition import Finding
 
     pipeline = load_parsed(file, read_text(file)).pipeline
-    warnings: list[Any] = []
     with connect() as client:
-        try:
-            response = client.create_pipeline(pipeline, request_id=request_id)
-            action, version, warnings = "created", response.pipeline, list(response.warnings)
-        except IAError as error:
-            if error.code.name != "ALREADY_EXISTS":
-                raise
-            latest = client.get_pipeline(pipeline.name)
-            if latest.content_hash == content_hash(pipeline):
-                action, version = "unchanged", latest
-            else:
-                response = client.update_pipeline(pipeline, etag=latest.etag)
-                action, version, warnings = "updated", response.pipeline, list(response.warnings)
+        action, version, warnings = client.push_pipeline(pipeline, request_id=request_id)
     findings = [Finding.from_proto(w) for w in warnings]
     if output is OutputFormat.json:
         emit_json(
