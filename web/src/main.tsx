@@ -1,7 +1,9 @@
-/** The IA Modules dashboard: pipelines, the editor, runs and their live monitor, human tasks. */
+/** The IA Modules dashboard: pipelines, the editor, runs and their live monitor, human tasks, plugins, metrics and benchmarks. */
 import { StrictMode, useEffect, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
+import { BenchmarksPage } from "./pages/Benchmarks";
 import { EditorPage } from "./pages/Editor";
+import { MetricsPage } from "./pages/Metrics";
 import { PipelinesPage, VersionsPage } from "./pages/Pipelines";
 import { PluginsPage } from "./pages/Plugins";
 import { RunMonitorPage } from "./pages/RunMonitor";
@@ -17,6 +19,8 @@ const NAV = [
   ["/runs", "Runs"],
   ["/tasks", "Human tasks"],
   ["/plugins", "Plugins"],
+  ["/metrics", "Metrics"],
+  ["/benchmarks", "Benchmarks"],
 ] as const;
 
 function page(route: string) {
@@ -38,6 +42,18 @@ function page(route: string) {
       );
     case "plugins":
       return <PluginsPage />;
+    case "metrics":
+      return <MetricsPage key={search} runId={query.get("run") ?? undefined} traceId={query.get("trace") ?? undefined} />;
+    case "benchmarks": {
+      const pair = (query.get("compare") ?? "").split(",").filter(Boolean);
+      return (
+        <BenchmarksPage
+          key={search}
+          suite={query.get("suite") ?? undefined}
+          compareIds={pair.length === 2 ? [pair[0], pair[1]] : undefined}
+        />
+      );
+    }
     case "tasks":
       return <TasksPage key={search} runId={query.get("run") ?? undefined} />;
     default:

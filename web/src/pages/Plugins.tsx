@@ -1,23 +1,8 @@
-/**
- * The plugins the plugin host knows, with their health. The TypeScript SDK does not
- * wrap PluginHostService yet, so this page calls the generated service over its own
- * gRPC-Web transport to the same Envoy.
- */
+/** The plugins the plugin host knows, with their health. */
 import { useEffect, useState } from "react";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { PluginKind } from "../../../sdk/typescript/dist/src/gen/ia/plugin/v1/message_pb.js";
-import {
-  PluginHealth,
-  PluginSource,
-  SandboxMode,
-  type Plugin,
-} from "../../../sdk/typescript/dist/src/gen/ia/pluginhost/v1/message_pb.js";
-import { PluginHostService } from "../../../sdk/typescript/dist/src/gen/ia/pluginhost/v1/service_pb.js";
-import { client, formatTime } from "../api";
+import { PluginHealth, PluginKind, PluginSource, SandboxMode, type Plugin } from "@ia-modules/sdk";
+import { client, formatTime, take } from "../api";
 import { ErrorBox, Section } from "../ui";
-
-const pluginHost = createClient(PluginHostService, createGrpcWebTransport({ baseUrl: client.endpoint }));
 
 // Health shown in the colours of the step states.
 const HEALTH_STATE: Record<string, string> = {
@@ -34,9 +19,8 @@ export function PluginsPage() {
 
   useEffect(() => {
     const abort = new AbortController();
-    pluginHost
-      .listPlugins({ pageSize: 200 }, { signal: abort.signal, timeoutMs: 30_000 })
-      .then((reply) => setPlugins(reply.plugins))
+    take(client.listPlugins({ pageSize: 200, signal: abort.signal }))
+      .then(setPlugins)
       .catch((e) => abort.signal.aborted || setError(e));
     return () => abort.abort();
   }, []);

@@ -1,0 +1,153 @@
+/**
+ * Small SVG charts: stacked bars for counts and lines for levels, over time or
+ * over named categories. Each draws in the theme's colours and carries its data
+ * as a table too, for screen readers and keyboard users.
+ */
+import { niceMax } from "./scale";
+
+export interface ChartSeries {
+  name: string;
+  /** One value per x position; undefined leaves a gap. */
+  values: Array<number | undefined>;
+  /** A CSS colour, e.g. `var(--failed)`. */
+  color: string;
+}
+
+interface Props {
+  title: string;
+  /** The x positions' labels, one per value. */
+  labels: string[];
+  series: ChartSeries[];
+  kind: "bars" | "lines";
+  format: (value: number) => string;
+  testId?: string;
+}
+
+const WIDTH = 640;
+const HEIGHT = 200;
+const PAD = { left: 56, right: 10, top: 10, bottom: 28 };
+
+export function Chart({ title, labels, series, kind, format, testId }: Props) {
+  const totals = labels.map((_, i) =>
+    kind === "bars"
+      ? series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0)
+      : Math.max(0, ...series.map((s) => s.values[i] ?? 0)),
+  );
+  const top = niceMax(Math.max(0, ...totals));
+  const plotW = WIDTH - PAD.left - PAD.right;
+  const plotH = HEIGHT - PAD.top - PAD.bottom;
+  const slot = labels.length > 0 ? plotW / labels.length : plotW;
+  const y = (value: number) => PAD.top + plotH - (top > 0 ? (value / top) * plotH : 0);
+  const x = (i: number) => PAD.left + slot * i + slot / 2;
+  const ticks = [0, top / 2, top];
+  const shown = labels.length <= 6 ? labels.map((_, i) => i) : [0, Math.floor(labels.length / 2), labels.length - 1];
+  const empty = totals.every((t) => t === 0);
+
+  return (
+    <figure className="chart" data-testid={testId}>
+      <figcaption>{title}</figcaption>
+      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}: chart; the data follow as a table`}>
+        {ticks.map((t) => (
+          <g key={t}>
+            <line className="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(t)} y2={y(t)} />
+            <text className="axis" x={PAD.left - 6} y={y(t) + 4} textAnchor="end">
+              {format(t)}
+            </text>
+          </g>
+        ))}
+        {shown.map((i) => (
+          <text key={i} className="axis" x={x(i)} y={HEIGHT - 8} textAnchor="middle">
+            {labels[i]}
+          </text>
+        ))}
+        {kind === "bars" &&
+          labels.map((label, i) => {
+            let base = 0;
+            return series.map((s) => {
+              const value = s.values[i] ?? 0;
+              if (value <= 0) {
+                return null;
+              }
+              const rect = (
+                <rect
+                  key={`${s.name}-${i}`}
+                  x={x(i) - Math.max(1, slot * 0.35)}
+                  width={Math.max(2, slot * 0.7)}
+                  y={y(base + value)}
+                  height={Math.max(1, y(base) - y(base + value))}
+                  fill={s.color}
+                >
+                  <title>{`${label}: ${s.name} ${format(value)}`}</title>
+                </rect>
+              );
+              base += value;
+              return rect;
+            });
+          })}
+        {kind === "lines" &&
+          series.map((s) => {
+            const points = s.values.map((v, i) => (v === undefined ? null : `${x(i)},${y(v)}`));
+            // Split the polyline where values are missing.
+            const runs: string[][] = [[]];
+            for (const p of points) {
+              if (p === null) {
+                runs.push([]);
+              } else {
+                runs[runs.length - 1].push(p);
+              }
+            }
+            return (
+              <g key={s.name}>
+                {runs.filter((r) => r.length > 1).map((r, i) => (
+                  <polyline key={i} points={r.join(" ")} fill="none" stroke={s.color} strokeWidth={2} />
+                ))}
+                {runs.filter((r) => r.length === 1).map((r, i) => {
+                  const [cx, cy] = r[0].split(",");
+                  return <circle key={i} cx={cx} cy={cy} r={3} fill={s.color} />;
+                })}
+              </g>
+            );
+          })}
+        {empty && (
+          <text className="axis" x={PAD.left + plotW / 2} y={PAD.top + plotH / 2} textAnchor="middle">
+            nothing in this range
+          </text>
+        )}
+      </svg>
+      <ul className="legend">
+        {series.map((s) => (
+          <li key={s.name}>
+            <span className="swatch" style={{ background: s.color }} /> {s.name}
+          </li>
+        ))}
+      </ul>
+      <details>
+        <summary>Data</summary>
+        <div className="table-wrap">
+          <table className="small">
+            <thead>
+              <tr>
+                <th />
+                {series.map((s) => (
+                  <th key={s.name}>{s.name}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {labels.map((label, i) =>
+                series.some((s) => s.values[i] !== undefined && s.values[i] !== 0) ? (
+                  <tr key={i}>
+                    <td className="nowrap">{label}</td>
+                    {series.map((s) => (
+                      <td key={s.name}>{s.values[i] === undefined ? "" : format(s.values[i]!)}</td>
+                    ))}
+                  </tr>
+                ) : null,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </details>
+    </figure>
+  );
+}
