@@ -3,6 +3,7 @@
  * over named categories. Each draws in the theme's colours and carries its data
  * as a table too, for screen readers and keyboard users.
  */
+import { useEffect, useRef, useState, type RefObject } from "react";
 import { niceMax } from "./scale";
 
 export interface ChartSeries {
@@ -23,11 +24,27 @@ interface Props {
   testId?: string;
 }
 
-const WIDTH = 640;
 const HEIGHT = 200;
-const PAD = { left: 56, right: 10, top: 10, bottom: 28 };
+const PAD = { left: 62, right: 12, top: 10, bottom: 28 };
+
+/** The element's width in CSS pixels, so the chart draws at its real size and its text stays readable. */
+function useWidth(fallback: number): [RefObject<HTMLElement>, number] {
+  const ref = useRef<HTMLElement>(null);
+  const [width, setWidth] = useState(fallback);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element) {
+      return;
+    }
+    const observer = new ResizeObserver(([entry]) => setWidth(Math.max(200, Math.round(entry.contentRect.width))));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width];
+}
 
 export function Chart({ title, labels, series, kind, format, testId }: Props) {
+  const [ref, WIDTH] = useWidth(560);
   const totals = labels.map((_, i) =>
     kind === "bars"
       ? series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0)
@@ -40,13 +57,16 @@ export function Chart({ title, labels, series, kind, format, testId }: Props) {
   const y = (value: number) => PAD.top + plotH - (top > 0 ? (value / top) * plotH : 0);
   const x = (i: number) => PAD.left + slot * i + slot / 2;
   const ticks = [0, top / 2, top];
-  const shown = labels.length <= 6 ? labels.map((_, i) => i) : [0, Math.floor(labels.length / 2), labels.length - 1];
+  // As many x labels as fit without touching (about 90 px each), always the first and last.
+  const room = Math.max(2, Math.floor(plotW / 90));
+  const every = Math.max(1, Math.ceil(labels.length / room));
+  const shown = labels.map((_, i) => i).filter((i) => i % every === 0 && labels.length - 1 - i >= every / 2 || i === labels.length - 1);
   const empty = totals.every((t) => t === 0);
 
   return (
-    <figure className="chart" data-testid={testId}>
+    <figure className="chart" data-testid={testId} ref={ref}>
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}: chart; the data follow as a table`}>
+      <svg width={WIDTH} height={HEIGHT} viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}: chart; the data follow as a table`}>
         {ticks.map((t) => (
           <g key={t}>
             <line className="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(t)} y2={y(t)} />

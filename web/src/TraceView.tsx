@@ -1,6 +1,6 @@
 /** One trace as a waterfall: spans in tree order on the trace's time axis; choose one for its attributes. */
 import { useEffect, useState } from "react";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { SpanStatus, type Span, type Trace } from "@ia-modules/sdk";
 import { client, formatDuration, formatTime } from "./api";
 import { ErrorBox, Json, Section } from "./ui";
@@ -8,15 +8,20 @@ import { waterfall, type SpanTimes } from "./waterfall";
 
 type TimedSpan = SpanTimes & { source: Span };
 
+// Milliseconds with the nanoseconds kept as a fraction: sibling spans often start within the same millisecond.
+function ms(time: Timestamp | undefined): number | undefined {
+  return time ? Number(time.seconds) * 1000 + time.nanos / 1e6 : undefined;
+}
+
 function timed(span: Span): TimedSpan {
-  const startMs = span.startTime ? timestampDate(span.startTime).getTime() : 0;
+  const startMs = ms(span.startTime) ?? 0;
   return {
     spanId: span.spanId,
     parentSpanId: span.parentSpanId,
     name: span.name,
     service: span.service,
     startMs,
-    endMs: span.endTime ? timestampDate(span.endTime).getTime() : startMs,
+    endMs: ms(span.endTime) ?? startMs,
     error: span.status === SpanStatus.ERROR,
     source: span,
   };

@@ -32,3 +32,14 @@ export function formatSeconds(seconds: number): string {
 export function formatCount(value: number): string {
   return Number.isInteger(value) ? String(value) : String(+value.toPrecision(2));
 }
+
+/** A bucket width in words: "30 s", "2 min", "1 h". */
+export function formatStep(ms: number): string {
+  if (ms < 60_000) {
+    return `${+(ms / 1000).toPrecision(3)} s`;
+  }
+  if (ms < 3_600_000) {
+    return `${+(ms / 60_000).toPrecision(3)} min`;
+  }
+  return `${+(ms / 3_600_000).toPrecision(3)} h`;
+}

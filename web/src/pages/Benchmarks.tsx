@@ -82,7 +82,9 @@ export function BenchmarksPage({ suite: initialSuite, compareIds }: { suite?: st
             </div>
             <Chart
               title={`${chosenMetric} (${history.unit || "value"}), oldest to newest run`}
-              labels={history.points.map((p) => new Date(p.startMs).toLocaleDateString([], { month: "short", day: "numeric" }))}
+              labels={history.points.map((p) =>
+                new Date(p.startMs).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
+              )}
               series={[
                 { name: "ours", values: history.points.map((p) => p.value), color: "var(--accent)" },
                 ...(hasBaseline
@@ -94,7 +96,7 @@ export function BenchmarksPage({ suite: initialSuite, compareIds }: { suite?: st
               testId="chart-history"
             />
             <h3>Runs of {chosenSuite}</h3>
-            <p className="muted small">Choose two to compare them.</p>
+            <p className="muted small">Values of “{chosenMetric}”. Choose two runs to compare every figure.</p>
             <div className="table-wrap">
               <table data-testid="benchmarks">
                 <thead>
@@ -102,7 +104,7 @@ export function BenchmarksPage({ suite: initialSuite, compareIds }: { suite?: st
                     <th>Compare</th>
                     <th>Started</th>
                     <th>Mode</th>
-                    <th className="num">{chosenMetric}</th>
+                    <th className="num">Value</th>
                     <th>Target</th>
                     <th className="wide">Machine</th>
                   </tr>
@@ -139,7 +141,7 @@ export function BenchmarksPage({ suite: initialSuite, compareIds }: { suite?: st
                 </tbody>
               </table>
             </div>
-            <div className="actions">
+            <div className="actions spaced">
               <button
                 className="primary"
                 disabled={picked.length !== 2}

@@ -18,7 +18,7 @@ import {
   percentilesOver,
   type Series,
 } from "../metrics";
-import { formatCount, formatSeconds } from "../scale";
+import { formatCount, formatSeconds, formatStep } from "../scale";
 import { TraceView } from "../TraceView";
 import { ErrorBox, navigate, Section } from "../ui";
 
@@ -99,8 +99,11 @@ export function MetricsPage({ runId, traceId }: { runId?: string; traceId?: stri
     return () => abort.abort();
   }, [rangeMs, query, refresh]);
 
+  const traces = <Traces pipeline={query} runId={runId} traceId={traceId} refresh={refresh} />;
+  const focused = runId !== undefined || traceId !== undefined;
   return (
     <>
+      {focused && traces}
       <Section
         title="Metrics"
         actions={
@@ -124,7 +127,7 @@ export function MetricsPage({ runId, traceId }: { runId?: string; traceId?: stri
         <ErrorBox error={error} title="The telemetry service did not answer" />
         {data && <Charts data={data} rangeMs={rangeMs} />}
       </Section>
-      <Traces pipeline={query} runId={runId} traceId={traceId} refresh={refresh} />
+      {!focused && traces}
     </>
   );
 }
@@ -133,7 +136,6 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
   const step = displayStepMs(rangeMs);
   const starts = bucketStarts(data.fromMs, data.toMs, step);
   const labels = starts.map((t) => timeLabel(t, rangeMs));
-  const perMinute = 60_000 / step;
   const runCounts = countsOver(data.runs, starts, step);
   const runSeries: ChartSeries[] = data.runs.map((s, i) => ({
     name: s.labels.state || "unknown",
@@ -169,7 +171,7 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
       </dl>
       <div className="charts">
         <Chart
-          title={`Runs finished, by state (per ${formatDuration(step)}; ×${formatCount(perMinute)} for per minute)`}
+          title={`Runs finished per ${formatStep(step)}, by state`}
           labels={labels}
           series={runSeries}
           kind="bars"
@@ -177,7 +179,7 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
           testId="chart-runs"
         />
         <Chart
-          title={`Step failures, by error type (per ${formatDuration(step)})`}
+          title={`Step failures per ${formatStep(step)}, by error type`}
           labels={labels}
           series={errorSeries}
           kind="bars"
@@ -229,7 +231,7 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
         </div>
       )}
       <p className="muted small">
-        Percentiles are estimated from buckets of {formatDuration(fineStepMs(rangeMs))}: exact while a bucket holds at most two
+        Percentiles are estimated from buckets of {formatStep(fineStepMs(rangeMs))}: exact while a bucket holds at most two
         values of a step.
       </p>
     </>
@@ -239,10 +241,12 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
 function Traces({ pipeline, runId, traceId, refresh }: { pipeline: string; runId?: string; traceId?: string; refresh: number }) {
   const [traces, setTraces] = useState<TraceSummary[] | null>(null);
   const [error, setError] = useState<unknown>();
+  const [runsOnly, setRunsOnly] = useState(true);
 
   useEffect(() => {
     const abort = new AbortController();
-    take(client.listTraces({ pipeline, runId, pageSize: 20, signal: abort.signal }), 20)
+    // Most traces are single calls (GetRun, WatchRun...); the runs' ones are what people look for.
+    take(client.listTraces({ pipeline, runId, pageSize: 100, signal: abort.signal }), 100)
       .then((found) => {
         setTraces(found);
         setError(undefined);
@@ -253,17 +257,25 @@ function Traces({ pipeline, runId, traceId, refresh }: { pipeline: string; runId
 
   // A run's page links here with its id: open the run's trace once it is listed.
   const opened = traceId ?? (runId ? traces?.find((t) => t.runId === runId)?.traceId : undefined);
+  const shown = (traces ?? []).filter((t) => !runsOnly || t.runId || t.traceId === opened).slice(0, 25);
 
   return (
     <>
       <Section title={runId ? `Traces of run ${runId}` : "Recent traces"}>
+        {!runId && (
+          <div className="toolbar">
+            <label>
+              <input type="checkbox" checked={runsOnly} onChange={(e) => setRunsOnly(e.target.checked)} /> Only traces of runs
+            </label>
+          </div>
+        )}
         <ErrorBox error={error} title="The telemetry service did not answer" />
-        {traces && traces.length === 0 && (
+        {traces && shown.length === 0 && (
           <p className="muted" data-testid="no-traces">
             No trace {runId ? "of this run " : ""}is stored{runId ? " (yet: spans arrive within a second or so)" : ""}.
           </p>
         )}
-        {traces && traces.length > 0 && (
+        {shown.length > 0 && (
           <div className="table-wrap">
             <table data-testid="traces">
               <thead>
@@ -278,7 +290,7 @@ function Traces({ pipeline, runId, traceId, refresh }: { pipeline: string; runId
                 </tr>
               </thead>
               <tbody>
-                {traces.map((t) => (
+                {shown.map((t) => (
                   <tr key={t.traceId} data-trace={t.traceId} aria-selected={t.traceId === opened}>
                     <td>
                       <a href={`#/metrics?trace=${t.traceId}`} onClick={(e) => (e.preventDefault(), navigate(`/metrics?trace=${t.traceId}`))}>
