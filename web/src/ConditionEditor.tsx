@@ -3,6 +3,7 @@ import { useState } from "react";
 import { PluginKind, type Plugin } from "@ia-modules/sdk";
 import { CONDITION_KINDS, conditionOf, formOf, OPERATORS, type ConditionForm } from "./conditionForm";
 import { ConfigForm } from "./ConfigForm";
+import { configFields, configProblems } from "./configForm";
 import type { JsonObject, JsonValue } from "./forms";
 import { ofKind } from "./pluginCatalog";
 
@@ -27,6 +28,7 @@ const KIND_LABELS: Record<string, string> = {
 export function ConditionEditor({ idPrefix, condition, parameters, plugins, onApply, onCancel }: Props) {
   const [form, setForm] = useState<ConditionForm>(() => formOf(condition));
   const [problem, setProblem] = useState<{ field: string; message: string } | null>(null);
+  const [configErrors, setConfigErrors] = useState<Record<string, string>>({});
   const set = (changes: Partial<ConditionForm>) => {
     setForm((f) => ({ ...f, ...changes }));
     setProblem(null);
@@ -51,6 +53,13 @@ export function ConditionEditor({ idPrefix, condition, parameters, plugins, onAp
         if (result.problem) {
           setProblem(result.problem);
           document.getElementById(id(result.problem.field))?.focus();
+          return;
+        }
+        // The plugin checks its config only when the run gets there: check it against its schema now.
+        const problems = form.kind === "plugin" ? configProblems(configFields(chosenPlugin?.configSchema), form.config) : {};
+        setConfigErrors(problems);
+        if (Object.keys(problems).length > 0) {
+          document.getElementById(id(`config-${Object.keys(problems)[0]}`))?.focus();
           return;
         }
         onApply(result.condition);
@@ -165,6 +174,7 @@ export function ConditionEditor({ idPrefix, condition, parameters, plugins, onAp
             schema={chosenPlugin?.configSchema}
             config={form.config}
             onChange={(config) => set({ config })}
+            errors={configErrors}
           />
         </>
       )}

@@ -1,7 +1,7 @@
 /** A config edited as a form from its JSON Schema, with the whole config as JSON beside it. */
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { configFields, configValues, configWith } from "./configForm";
-import type { FormValues, JsonObject } from "./forms";
+import { withoutError, type FormValues, type JsonObject } from "./forms";
 import { SchemaForm } from "./SchemaForm";
 
 interface Props {
@@ -20,25 +20,36 @@ export function ConfigForm({ idPrefix, schema, config, onChange, errors = {} }: 
   const shown = JSON.stringify(config, null, 2);
   const [text, setText] = useState(shown);
   const [jsonError, setJsonError] = useState<string | null>(null);
+  // What the JSON box itself last sent, so that its text is not reformatted while being typed.
+  const sent = useRef<string | null>(null);
+  // A field's error goes once the field is changed, until the next check.
+  const [shownErrors, setShownErrors] = useState(errors);
+  useEffect(() => setShownErrors(errors), [errors]);
 
   // The config changed from outside the JSON box (a field, or a new plugin): show it.
   useEffect(() => {
+    if (sent.current === shown) {
+      setValues(configValues(fields, JSON.parse(shown) as JsonObject));
+      return;
+    }
     setText(shown);
     setJsonError(null);
     setValues(configValues(fields, JSON.parse(shown) as JsonObject));
   }, [shown, fields]);
 
-  const applyText = () => {
+  // Each edit that parses to an object goes out at once; what does not is reported when focus leaves.
+  const readText = (value: string): string | null => {
     try {
-      const parsed = JSON.parse(text || "{}");
+      const parsed = JSON.parse(value || "{}");
       if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-        setJsonError("the config must be a JSON object");
-        return;
+        return "the config must be a JSON object";
       }
+      sent.current = JSON.stringify(parsed, null, 2);
       setJsonError(null);
       onChange(parsed as JsonObject);
+      return null;
     } catch (e) {
-      setJsonError(`not JSON: ${(e as Error).message}`);
+      return `not JSON: ${(e as Error).message}`;
     }
   };
 
@@ -49,9 +60,10 @@ export function ConfigForm({ idPrefix, schema, config, onChange, errors = {} }: 
           idPrefix={idPrefix}
           fields={fields}
           values={values}
-          errors={errors}
+          errors={shownErrors}
           onChange={(next, changed) => {
             setValues(next);
+            setShownErrors((e) => withoutError(e, changed));
             onChange(configWith(config, fields, next, changed));
           }}
         />
@@ -63,8 +75,11 @@ export function ConfigForm({ idPrefix, schema, config, onChange, errors = {} }: 
           className="code"
           rows={Math.min(10, Math.max(3, text.split("\n").length))}
           value={text}
-          onChange={(e) => setText(e.target.value)}
-          onBlur={applyText}
+          onChange={(e) => {
+            setText(e.target.value);
+            readText(e.target.value);
+          }}
+          onBlur={() => setJsonError(readText(text))}
           aria-invalid={!!jsonError}
           aria-describedby={jsonError ? `${idPrefix}-json-error` : undefined}
           spellCheck={false}

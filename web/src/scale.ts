@@ -19,6 +19,9 @@ export function formatSeconds(seconds: number): string {
   if (seconds === 0) {
     return "0";
   }
+  if (seconds < 0.000_001) {
+    return "< 1 µs";
+  }
   if (seconds < 0.001) {
     return `${Math.round(seconds * 1e6)} µs`;
   }

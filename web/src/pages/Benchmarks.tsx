@@ -103,7 +103,7 @@ export function BenchmarksPage({ suite: initialSuite, compareIds }: { suite?: st
                   <tr>
                     <th>Compare</th>
                     <th>Started</th>
-                    <th>Mode</th>
+                    <th className="wide">Mode</th>
                     <th className="num">Value</th>
                     <th>Target</th>
                     <th className="wide">Machine</th>
@@ -125,7 +125,7 @@ export function BenchmarksPage({ suite: initialSuite, compareIds }: { suite?: st
                           />
                         </td>
                         <td className="nowrap">{formatTime(full.startTime)}</td>
-                        <td>{full.mode}</td>
+                        <td className="wide">{full.mode}</td>
                         <td className="num nowrap">{number(figure?.value, figure?.unit)}</td>
                         <td>
                           {figure?.met === undefined ? (

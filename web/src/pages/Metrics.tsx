@@ -211,8 +211,8 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
                 <th className="num">Count</th>
                 <th className="num">p50</th>
                 <th className="num">p95</th>
-                <th className="num">p99</th>
-                <th className="num">Max</th>
+                <th className="num wide">p99</th>
+                <th className="num wide">Max</th>
               </tr>
             </thead>
             <tbody>
@@ -220,10 +220,10 @@ function Charts({ data, rangeMs }: { data: Data; rangeMs: number }) {
                 <tr key={row.key} data-step={row.key}>
                   <td>{row.key || <span className="muted">(none)</span>}</td>
                   <td className="num">{row.count}</td>
-                  <td className="num">{formatSeconds(row.p50)}</td>
-                  <td className="num">{formatSeconds(row.p95)}</td>
-                  <td className="num">{formatSeconds(row.p99)}</td>
-                  <td className="num">{formatSeconds(row.max)}</td>
+                  <td className="num nowrap">{formatSeconds(row.p50)}</td>
+                  <td className="num nowrap">{formatSeconds(row.p95)}</td>
+                  <td className="num nowrap wide">{formatSeconds(row.p99)}</td>
+                  <td className="num nowrap wide">{formatSeconds(row.max)}</td>
                 </tr>
               ))}
             </tbody>
@@ -285,7 +285,7 @@ function Traces({ pipeline, runId, traceId, refresh }: { pipeline: string; runId
                   <th>Run</th>
                   <th>Status</th>
                   <th className="num">Duration</th>
-                  <th className="num">Spans</th>
+                  <th className="num wide">Spans</th>
                   <th className="wide">Started</th>
                 </tr>
               </thead>
@@ -306,7 +306,7 @@ function Traces({ pipeline, runId, traceId, refresh }: { pipeline: string; runId
                       </span>
                     </td>
                     <td className="num nowrap">{formatDuration(t.duration ? Number(t.duration.seconds) * 1000 + t.duration.nanos / 1e6 : undefined)}</td>
-                    <td className="num">{t.spanCount}</td>
+                    <td className="num wide">{t.spanCount}</td>
                     <td className="wide nowrap">{formatTime(t.startTime)}</td>
                   </tr>
                 ))}
