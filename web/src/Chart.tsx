@@ -76,7 +76,14 @@ export function Chart({ title, labels, series, kind, format, testId }: Props) {
           </g>
         ))}
         {shown.map((i) => (
-          <text key={i} className="axis" x={x(i)} y={HEIGHT - 8} textAnchor="middle">
+          // The outer labels hang inwards, so they are not cut at the edges.
+          <text
+            key={i}
+            className="axis"
+            x={shown.length > 1 && i === 0 ? PAD.left : shown.length > 1 && i === labels.length - 1 ? WIDTH - PAD.right : x(i)}
+            y={HEIGHT - 8}
+            textAnchor={shown.length > 1 && i === 0 ? "start" : shown.length > 1 && i === labels.length - 1 ? "end" : "middle"}
+          >
             {labels[i]}
           </text>
         ))}
