@@ -278,7 +278,15 @@ await scenario("plugins", async () => {
   await shoot("plugins");
   const names = await page.locator("tr[data-plugin]").evaluateAll((rows) => rows.map((r) => r.dataset.plugin));
   const error = (await page.locator("[data-testid=error]").count()) ? await page.locator("[data-testid=error]").innerText() : null;
-  return { names, error };
+  // One plugin's details, with its config schema as fields.
+  await page.locator("tr[data-plugin=time_window] a").click();
+  await page.locator("[data-testid=config-fields] tr[data-field]").first().waitFor();
+  const health = await page.locator("[data-testid=plugin-facts] [data-testid=health]").innerText();
+  const fields = await page.locator("[data-testid=config-fields] tr[data-field]").evaluateAll((rows) => rows.map((r) => r.dataset.field));
+  await shoot("plugin");
+  await go("/plugins/no_such_plugin");
+  const missing = await page.locator("[data-testid=error]").innerText();
+  return { names, error, health, fields, missing };
 });
 
 // 8. Dark mode and the keyboard: the theme toggles, and Tab reaches the navigation.
@@ -331,7 +339,9 @@ await scenario("metrics", async () => {
   await page.locator("[data-testid=waterfall] li[data-span='step pause'] button").click();
   const details = await page.locator("[data-testid=span-details]").innerText();
   await shoot("trace");
-  return { finished, steps, bars, latencyLines, spans, details };
+  await go("/metrics?trace=not-a-trace");
+  const malformed = await page.locator("[data-testid=error]").innerText();
+  return { finished, steps, bars, latencyLines, spans, details, malformed };
 });
 
 // 10. Benchmarks recorded through the telemetry API: history, and two runs compared; a bad id reads as such.

@@ -5,7 +5,7 @@ import { BenchmarksPage } from "./pages/Benchmarks";
 import { EditorPage } from "./pages/Editor";
 import { MetricsPage } from "./pages/Metrics";
 import { PipelinesPage, VersionsPage } from "./pages/Pipelines";
-import { PluginsPage } from "./pages/Plugins";
+import { PluginPage, PluginsPage } from "./pages/Plugins";
 import { RunMonitorPage } from "./pages/RunMonitor";
 import { RunsPage } from "./pages/Runs";
 import { StartRunPage } from "./pages/StartRun";
@@ -41,7 +41,7 @@ function page(route: string) {
         <RunsPage key={search} pipeline={query.get("pipeline") ?? undefined} />
       );
     case "plugins":
-      return <PluginsPage />;
+      return parts[1] ? <PluginPage key={parts[1]} name={parts[1]} /> : <PluginsPage />;
     case "metrics":
       return <MetricsPage key={search} runId={query.get("run") ?? undefined} traceId={query.get("trace") ?? undefined} />;
     case "benchmarks": {

@@ -286,6 +286,9 @@ def test_the_plugins_page_lists_the_plugin_host_s_plugins(seen: dict[str, dict])
 
     assert report["error"] is None
     assert report["names"], "the plugin host lists no plugin, not even its built-in ones"
+    assert report["health"] == "serving"
+    assert report["fields"] == ["end", "start", "timezone"]
+    assert "PLUGIN_NOT_FOUND" in report["missing"]
 
 
 def test_the_metrics_page_charts_the_runs_and_opens_a_run_s_trace(seen: dict[str, dict]) -> None:
@@ -301,6 +304,9 @@ def test_the_metrics_page_charts_the_runs_and_opens_a_run_s_trace(seen: dict[str
     for step in ("greet", "pause", "second_pause", "sign"):
         assert spans[f"step {step}"] == spans[run_span] + 1, report["spans"]
     assert "pause" in report["details"]
+    # A malformed trace id reads as the service's words, with the field at fault.
+    assert "INVALID_ARGUMENT" in report["malformed"]
+    assert "trace_id" in report["malformed"]
 
 
 def test_the_benchmarks_page_shows_history_and_compares_two_runs(seen: dict[str, dict]) -> None:
