@@ -242,18 +242,27 @@ function Traces({ pipeline, runId, traceId, refresh }: { pipeline: string; runId
   const [traces, setTraces] = useState<TraceSummary[] | null>(null);
   const [error, setError] = useState<unknown>();
   const [runsOnly, setRunsOnly] = useState(true);
+  // A run's spans reach the service within a second or so of its end: look again a few times.
+  const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
     const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     // Most traces are single calls (GetRun, WatchRun...); the runs' ones are what people look for.
     take(client.listTraces({ pipeline, runId, pageSize: 100, signal: abort.signal }), 100)
       .then((found) => {
         setTraces(found);
         setError(undefined);
+        if (runId && found.length === 0 && attempt < 10) {
+          timer = setTimeout(() => setAttempt((n) => n + 1), 1000);
+        }
       })
       .catch((e) => abort.signal.aborted || setError(e));
-    return () => abort.abort();
-  }, [pipeline, runId, refresh]);
+    return () => {
+      abort.abort();
+      clearTimeout(timer);
+    };
+  }, [pipeline, runId, refresh, attempt]);
 
   // A run's page links here with its id: open the run's trace once it is listed.
   const opened = traceId ?? (runId ? traces?.find((t) => t.runId === runId)?.traceId : undefined);
