@@ -3,6 +3,7 @@
  * add and remove steps and transitions, pick the start step. Each returns a new
  * definition and leaves everything it does not touch as it was.
  */
+import { describeCondition } from "./conditionForm";
 import type { GraphDefinition, GraphTransition } from "./graph";
 import type { JsonObject, JsonValue } from "./forms";
 
@@ -35,9 +36,11 @@ export function graphOf(definition: JsonObject): GraphDefinition {
     steps: steps(definition).map((s) => ({ id: String(s.id ?? s.name ?? "") })),
     flow: {
       startAt: typeof f.start_at === "string" ? f.start_at : undefined,
-      transitions: transitions(definition).map(
-        (t): GraphTransition => ({ from: endpoint(t, "from"), to: endpoint(t, "to") }),
-      ),
+      transitions: transitions(definition).map((t): GraphTransition => {
+        const edge: GraphTransition = { from: endpoint(t, "from"), to: endpoint(t, "to") };
+        const condition = describeCondition(t.condition);
+        return condition === "always" ? edge : { ...edge, conditionText: condition };
+      }),
     },
   };
 }
