@@ -31,20 +31,28 @@ export function TraceView({ traceId }: { traceId: string }) {
   const [trace, setTrace] = useState<Trace | null>(null);
   const [error, setError] = useState<unknown>();
   const [chosen, setChosen] = useState<string | null>(null);
+  // Spans arrive as their work ends: a running run's trace grows, so it can be loaded again.
+  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     const abort = new AbortController();
     client
       .getTrace(traceId, { signal: abort.signal })
-      .then(setTrace)
+      .then((found) => {
+        setTrace(found);
+        setError(undefined);
+      })
       .catch((e) => abort.signal.aborted || setError(e));
     return () => abort.abort();
-  }, [traceId]);
+  }, [traceId, reload]);
 
   const fall = trace ? waterfall(trace.spans.map(timed)) : null;
   const picked = fall?.rows.find((r) => r.span.spanId === chosen)?.span.source;
   return (
-    <Section title={`Trace ${trace?.summary?.rootName ?? ""}`.trim()}>
+    <Section
+      title={`Trace ${trace?.summary?.rootName ?? ""}`.trim()}
+      actions={<button onClick={() => setReload((n) => n + 1)}>Reload</button>}
+    >
       <ErrorBox error={error} title="The trace could not be loaded" />
       {trace && fall && (
         <>
