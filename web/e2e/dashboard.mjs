@@ -336,7 +336,9 @@ await scenario("metrics", async () => {
   const spans = await page.locator("[data-testid=waterfall] li").evaluateAll((rows) =>
     rows.map((r) => ({ name: r.dataset.span, depth: Number(r.dataset.depth) })),
   );
-  await page.locator("[data-testid=waterfall] li[data-span='step pause'] button").click();
+  // By keyboard: a span's row is a button.
+  await page.locator("[data-testid=waterfall] li[data-span='step pause'] button").focus();
+  await page.keyboard.press("Enter");
   const details = await page.locator("[data-testid=span-details]").innerText();
   await shoot("trace");
   await go("/metrics?trace=not-a-trace");
@@ -378,6 +380,12 @@ await scenario("conditions", async () => {
   await editor.getByLabel("Value", { exact: true }).fill("0");
   await editor.getByRole("button", { name: "Apply condition" }).click();
   await page.locator("[data-transition='greet->pause'] [data-testid=condition]", { hasText: "if parameters.pause > 0" }).waitFor();
+  // Escape closes an open condition editor without changing anything.
+  await page.getByRole("button", { name: "Condition of second_pause to sign" }).click();
+  await editor.getByLabel("CEL", { exact: true }).focus();
+  await page.keyboard.press("Escape");
+  const closedByEscape = (await editor.count()) === 0;
+  const dashed = await page.locator("[data-testid=graph-editor] line.edge.conditional").count();
   await page.getByRole("button", { name: "Condition of pause to second_pause" }).click();
   await editor.getByLabel("Condition plugin").check();
   await editor.getByLabel("Plugin", { exact: true }).selectOption("time_window");
@@ -397,6 +405,8 @@ await scenario("conditions", async () => {
   const definition = JSON.parse(await page.locator("#definition").inputValue());
   return {
     noSource,
+    closedByEscape,
+    dashed,
     pluginErrors,
     transitions: definition.flow.transitions,
     greet: definition.steps.find((s) => s.id === "greet"),

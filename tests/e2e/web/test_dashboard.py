@@ -323,6 +323,8 @@ def test_the_graph_editor_sets_conditions_and_step_config_in_forms(seen: dict[st
     report = scenario(seen, "conditions")
 
     assert report["noSource"].startswith("give what to test")
+    assert report["closedByEscape"]
+    assert report["dashed"] == 1
     assert report["pluginErrors"] == ["start is required", "end is required"]
     by_edge = {(t["from"], t["to"]): t.get("condition") for t in report["transitions"]}
     assert by_edge[("greet", "pause")] == {"type": "expression", "config": {"source": "parameters.pause", "operator": "gt", "value": 0}}
