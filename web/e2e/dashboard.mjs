@@ -150,6 +150,7 @@ await scenario("create", async () => {
 });
 
 // 2. Run it with parameters from the form; every step turns green, live.
+let liveRunId = null;
 await scenario("run_live", async () => {
   await go(`/start/${created}`);
   await page.locator("#param-who").fill("");
@@ -179,6 +180,7 @@ await scenario("run_live", async () => {
   await page.locator("#runs-state").selectOption({ label: "any" });
   await page.locator(`tr[data-run="${runId}"]`).waitFor();
   await shoot("runs");
+  liveRunId = runId;
   return { runId, refused, stateLog, finalStates, outputs: JSON.parse(outputs) };
 });
 
@@ -276,7 +278,15 @@ await scenario("plugins", async () => {
   await shoot("plugins");
   const names = await page.locator("tr[data-plugin]").evaluateAll((rows) => rows.map((r) => r.dataset.plugin));
   const error = (await page.locator("[data-testid=error]").count()) ? await page.locator("[data-testid=error]").innerText() : null;
-  return { names, error };
+  // One plugin's details, with its config schema as fields.
+  await page.locator("tr[data-plugin=time_window] a").click();
+  await page.locator("[data-testid=config-fields] tr[data-field]").first().waitFor();
+  const health = await page.locator("[data-testid=plugin-facts] [data-testid=health]").innerText();
+  const fields = await page.locator("[data-testid=config-fields] tr[data-field]").evaluateAll((rows) => rows.map((r) => r.dataset.field));
+  await shoot("plugin");
+  await go("/plugins/no_such_plugin");
+  const missing = await page.locator("[data-testid=error]").innerText();
+  return { names, error, health, fields, missing };
 });
 
 // 8. Dark mode and the keyboard: the theme toggles, and Tab reaches the navigation.
@@ -297,6 +307,123 @@ await scenario("theme_keyboard", async () => {
   await page.keyboard.press("Enter");
   await page.waitForURL(/#\/pipelines$/);
   return { theme, focused };
+});
+
+// 9. Metrics: the runs above show in the charts and the step table; a run's trace opens as a waterfall.
+await scenario("metrics", async () => {
+  await go(`/metrics`);
+  await page.locator("#metrics-pipeline").fill(created);
+  // Spans reach the telemetry service in batches (about every half second): refresh until they did.
+  const deadline = Date.now() + 20_000;
+  let finished = 0;
+  while (Date.now() < deadline) {
+    await page.locator("[data-testid=runs-finished]").waitFor();
+    finished = Number(await page.locator("[data-testid=runs-finished]").innerText());
+    const steps = await page.locator("[data-testid=latency-by-step] tr[data-step]").count();
+    if (finished > 0 && steps >= 4) {
+      break;
+    }
+    await page.waitForTimeout(500);
+    await page.locator("[data-testid=refresh]").click();
+  }
+  const steps = await page.locator("[data-testid=latency-by-step] tr[data-step]").evaluateAll((rows) => rows.map((r) => r.dataset.step));
+  const bars = await page.locator("[data-testid=chart-runs] rect").count();
+  const latencyLines = await page.locator("[data-testid=chart-latency] polyline, [data-testid=chart-latency] circle").count();
+  await shoot("metrics");
+  await go(`/metrics?run=${liveRunId}`);
+  await page.locator("[data-testid=waterfall] li").first().waitFor();
+  await page.locator("[data-testid=waterfall] li[data-span='step sign']").waitFor();
+  const spans = await page.locator("[data-testid=waterfall] li").evaluateAll((rows) =>
+    rows.map((r) => ({ name: r.dataset.span, depth: Number(r.dataset.depth) })),
+  );
+  // By keyboard: a span's row is a button.
+  await page.locator("[data-testid=waterfall] li[data-span='step pause'] button").focus();
+  await page.keyboard.press("Enter");
+  const details = await page.locator("[data-testid=span-details]").innerText();
+  await shoot("trace");
+  await go("/metrics?trace=not-a-trace");
+  const malformed = await page.locator("[data-testid=error]").innerText();
+  return { finished, steps, bars, latencyLines, spans, details, malformed };
+});
+
+// 10. Benchmarks recorded through the telemetry API: history, and two runs compared; a bad id reads as such.
+await scenario("benchmarks", async () => {
+  await go("/benchmarks?suite=dashboard-e2e");
+  await page.locator("[data-testid=benchmarks] tr[data-benchmark]").nth(1).waitFor();
+  const rows = await page.locator("[data-testid=benchmarks] tr[data-benchmark]").count();
+  const points = await page.locator("[data-testid=chart-history] polyline").count();
+  const boxes = page.locator("[data-testid=benchmarks] input[type=checkbox]");
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await page.getByRole("button", { name: "Compare the two" }).click();
+  await page.locator("[data-testid=comparison] tr[data-metric]").first().waitFor();
+  const changes = await page
+    .locator("[data-testid=comparison] tr[data-metric]")
+    .evaluateAll((trs) => Object.fromEntries(trs.map((tr) => [tr.dataset.metric, tr.querySelector("[data-testid=change]").textContent])));
+  await shoot("benchmarks");
+  await go("/benchmarks?compare=no-such-a,no-such-b");
+  const missing = await page.locator("[data-testid=error]").innerText();
+  return { rows, points, changes, missing };
+});
+
+// 11. The graph editor sets conditions and step config in forms; the JSON follows.
+await scenario("conditions", async () => {
+  await go(`/editor/${created}`);
+  await page.getByRole("tab", { name: "Graph" }).click();
+  await page.getByRole("button", { name: "Condition of greet to pause" }).click();
+  const editor = page.locator("[data-testid=condition-editor]");
+  await editor.getByLabel("Expression").check();
+  await editor.getByRole("button", { name: "Apply condition" }).click();
+  const noSource = await editor.locator(".field-error").innerText();
+  await editor.getByLabel("Source").fill("parameters.pause");
+  await editor.getByLabel("Operator").selectOption({ label: ">" });
+  await editor.getByLabel("Value", { exact: true }).fill("0");
+  await editor.getByRole("button", { name: "Apply condition" }).click();
+  await page.locator("[data-transition='greet->pause'] [data-testid=condition]", { hasText: "if parameters.pause > 0" }).waitFor();
+  // Escape closes an open condition editor without changing anything.
+  await page.getByRole("button", { name: "Condition of second_pause to sign" }).click();
+  await editor.getByLabel("CEL", { exact: true }).focus();
+  await page.keyboard.press("Escape");
+  const closedByEscape = (await editor.count()) === 0;
+  const dashed = await page.locator("[data-testid=graph-editor] line.edge.conditional").count();
+  await page.getByRole("button", { name: "Condition of pause to second_pause" }).click();
+  await editor.getByLabel("Condition plugin").check();
+  await editor.getByLabel("Plugin", { exact: true }).selectOption("time_window");
+  await editor.getByRole("button", { name: "Apply condition" }).click();
+  const pluginErrors = await editor.locator(".field-error").allInnerTexts();
+  await editor.getByLabel("start").fill("00:00");
+  await editor.getByLabel("end").fill("23:59");
+  await shoot("editor-condition");
+  await editor.getByRole("button", { name: "Apply condition" }).click();
+  await page.locator("[data-transition='pause->second_pause'] [data-testid=condition]", { hasText: "time_window" }).waitFor();
+  // A step's config: the pass step's values, as JSON.
+  await page.locator("[data-testid=graph-editor] g[data-step=greet]").click();
+  await page.locator("#config-greet-json").fill('{"values": {"source": "dashboard"}}');
+  await page.locator("[data-testid=step-config]").getByRole("button", { name: "Apply config" }).click();
+  await page.getByText(/^Valid \(/).waitFor();
+  await page.getByRole("tab", { name: "JSON" }).click();
+  const definition = JSON.parse(await page.locator("#definition").inputValue());
+  return {
+    noSource,
+    closedByEscape,
+    dashed,
+    pluginErrors,
+    transitions: definition.flow.transitions,
+    greet: definition.steps.find((s) => s.id === "greet"),
+  };
+});
+
+// 12. The new pages in the other theme (the scenarios above ran in the one theme_keyboard chose).
+await scenario("other_theme", async () => {
+  await page.locator("[data-testid=theme]").click();
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  await go(`/metrics?run=${liveRunId}`);
+  await page.locator("[data-testid=waterfall] li").first().waitFor();
+  await shoot(`trace-${theme}`);
+  await go("/benchmarks?suite=dashboard-e2e");
+  await page.locator("[data-testid=benchmarks]").waitFor();
+  await shoot(`benchmarks-${theme}`);
+  return { theme };
 });
 
 emit({ done: true, consoleErrors });

@@ -24,27 +24,34 @@ export function GraphView({ graph, stateOf, selected, onSelect, label, start }: 
         {graph.edges.map((edge, i) => {
           const a = byId.get(edge.from)!;
           const b = byId.get(edge.to)!;
+          // A conditional edge is dashed, with its condition as the tooltip.
+          const title = edge.conditionText ? <title>{`${edge.from} → ${edge.to}: ${edge.conditionText}`}</title> : null;
+          const conditional = edge.conditionText ? " conditional" : "";
           if (edge.back) {
             const side = Math.max(a.x, b.x) + NODE_WIDTH + 15;
             return (
               <path
                 key={i}
-                className="edge back"
+                className={`edge back${conditional}`}
                 d={`M${a.x + NODE_WIDTH},${a.y + NODE_HEIGHT / 2} C${side},${a.y} ${side},${b.y + NODE_HEIGHT} ${b.x + NODE_WIDTH},${b.y + NODE_HEIGHT / 2}`}
                 markerEnd="url(#arrow)"
-              />
+              >
+                {title}
+              </path>
             );
           }
           return (
             <line
               key={i}
-              className="edge"
+              className={`edge${conditional}`}
               x1={a.x + NODE_WIDTH / 2}
               y1={a.y + NODE_HEIGHT}
               x2={b.x + NODE_WIDTH / 2}
               y2={b.y}
               markerEnd="url(#arrow)"
-            />
+            >
+              {title}
+            </line>
           );
         })}
         {graph.nodes.map((node) => {

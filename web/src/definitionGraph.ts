@@ -3,6 +3,7 @@
  * add and remove steps and transitions, pick the start step. Each returns a new
  * definition and leaves everything it does not touch as it was.
  */
+import { describeCondition } from "./conditionForm";
 import type { GraphDefinition, GraphTransition } from "./graph";
 import type { JsonObject, JsonValue } from "./forms";
 
@@ -35,9 +36,11 @@ export function graphOf(definition: JsonObject): GraphDefinition {
     steps: steps(definition).map((s) => ({ id: String(s.id ?? s.name ?? "") })),
     flow: {
       startAt: typeof f.start_at === "string" ? f.start_at : undefined,
-      transitions: transitions(definition).map(
-        (t): GraphTransition => ({ from: endpoint(t, "from"), to: endpoint(t, "to") }),
-      ),
+      transitions: transitions(definition).map((t): GraphTransition => {
+        const edge: GraphTransition = { from: endpoint(t, "from"), to: endpoint(t, "to") };
+        const condition = describeCondition(t.condition);
+        return condition === "always" ? edge : { ...edge, conditionText: condition };
+      }),
     },
   };
 }
@@ -54,8 +57,15 @@ function withFlow(definition: JsonObject, changes: JsonObject, list?: JsonObject
   return { ...definition, flow: f };
 }
 
-/** Adds a step; with `after`, also a transition from that step to it. The first step becomes the start. */
-export function addStep(definition: JsonObject, step: { id: string; type: string }, after?: string): JsonObject {
+/**
+ * Adds a step of a built-in type or of a step plugin; with `after`, also a
+ * transition from that step to it. The first step becomes the start.
+ */
+export function addStep(
+  definition: JsonObject,
+  step: { id: string; type?: string; plugin?: string },
+  after?: string,
+): JsonObject {
   const id = step.id.trim();
   if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(id)) {
     throw new Error(`“${step.id}” is not a step id: use letters, digits, _ and -, starting with a letter`);
@@ -64,7 +74,7 @@ export function addStep(definition: JsonObject, step: { id: string; type: string
   if (existing.some((s) => s.id === id)) {
     throw new Error(`there is already a step “${id}”`);
   }
-  const created: JsonObject = { id, type: step.type };
+  const created: JsonObject = step.plugin ? { id, plugin: step.plugin } : { id, type: step.type ?? "pass" };
   if (step.type === "wait") {
     created.wait = { seconds: 1 };
   }
@@ -115,4 +125,50 @@ export function removeTransition(definition: JsonObject, index: number): JsonObj
 
 export function setStart(definition: JsonObject, id: string): JsonObject {
   return withFlow(definition, { start_at: id });
+}
+
+/** A step of the definition by id, or undefined. */
+export function stepOf(definition: JsonObject, id: string): JsonObject | undefined {
+  return steps(definition).find((s) => s.id === id);
+}
+
+/** The transitions as written (either dialect), for reading their conditions. */
+export function transitionsOf(definition: JsonObject): JsonObject[] {
+  return transitions(definition);
+}
+
+/** Sets (or, with undefined, removes) the condition of the transition at `index`. */
+export function setCondition(definition: JsonObject, index: number, condition: JsonObject | undefined): JsonObject {
+  const list = transitions(definition);
+  if (index < 0 || index >= list.length) {
+    throw new Error(`there is no transition ${index + 1}`);
+  }
+  return withFlow(
+    definition,
+    {},
+    list.map((t, i) => {
+      if (i !== index) {
+        return t;
+      }
+      const { condition: _old, ...rest } = t;
+      return condition === undefined ? rest : { ...rest, condition };
+    }),
+  );
+}
+
+/** Replaces a step's config; an empty config removes the key. */
+export function setStepConfig(definition: JsonObject, id: string, config: JsonObject): JsonObject {
+  if (!stepOf(definition, id)) {
+    throw new Error(`there is no step “${id}”`);
+  }
+  return {
+    ...definition,
+    steps: steps(definition).map((s) => {
+      if (s.id !== id) {
+        return s;
+      }
+      const { config: _old, ...rest } = s;
+      return Object.keys(config).length > 0 ? { ...rest, config } : rest;
+    }),
+  };
 }

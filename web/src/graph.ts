@@ -12,6 +12,8 @@ export interface GraphTransition {
   from: string;
   to: string;
   name?: string;
+  /** The condition in words; absent when the transition always fires. */
+  conditionText?: string;
 }
 
 export interface GraphDefinition {
@@ -31,6 +33,7 @@ export interface PlacedEdge {
   from: string;
   to: string;
   back: boolean;
+  conditionText?: string;
 }
 
 export interface Layout {
@@ -117,7 +120,7 @@ export function layout(definition: GraphDefinition): Layout {
   const layers = nodes.length ? Math.max(...nodes.map((n) => n.layer)) + 1 : 0;
   return {
     nodes,
-    edges: edges.map((e) => ({ from: e.from, to: e.to, back: back.has(`${e.from}->${e.to}`) })),
+    edges: edges.map((e) => ({ from: e.from, to: e.to, back: back.has(`${e.from}->${e.to}`), conditionText: e.conditionText })),
     width,
     height: MARGIN * 2 + layers * NODE_HEIGHT + Math.max(0, layers - 1) * GAP_Y,
   };

@@ -1,9 +1,11 @@
-/** The IA Modules dashboard: pipelines, the editor, runs and their live monitor, human tasks. */
+/** The IA Modules dashboard: pipelines, the editor, runs and their live monitor, human tasks, plugins, metrics and benchmarks. */
 import { StrictMode, useEffect, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
+import { BenchmarksPage } from "./pages/Benchmarks";
 import { EditorPage } from "./pages/Editor";
+import { MetricsPage } from "./pages/Metrics";
 import { PipelinesPage, VersionsPage } from "./pages/Pipelines";
-import { PluginsPage } from "./pages/Plugins";
+import { PluginPage, PluginsPage } from "./pages/Plugins";
 import { RunMonitorPage } from "./pages/RunMonitor";
 import { RunsPage } from "./pages/Runs";
 import { StartRunPage } from "./pages/StartRun";
@@ -17,6 +19,8 @@ const NAV = [
   ["/runs", "Runs"],
   ["/tasks", "Human tasks"],
   ["/plugins", "Plugins"],
+  ["/metrics", "Metrics"],
+  ["/benchmarks", "Benchmarks"],
 ] as const;
 
 function page(route: string) {
@@ -37,7 +41,19 @@ function page(route: string) {
         <RunsPage key={search} pipeline={query.get("pipeline") ?? undefined} />
       );
     case "plugins":
-      return <PluginsPage />;
+      return parts[1] ? <PluginPage key={parts[1]} name={parts[1]} /> : <PluginsPage />;
+    case "metrics":
+      return <MetricsPage key={search} runId={query.get("run") ?? undefined} traceId={query.get("trace") ?? undefined} />;
+    case "benchmarks": {
+      const pair = (query.get("compare") ?? "").split(",").filter(Boolean);
+      return (
+        <BenchmarksPage
+          key={search}
+          suite={query.get("suite") ?? undefined}
+          compareIds={pair.length === 2 ? [pair[0], pair[1]] : undefined}
+        />
+      );
+    }
     case "tasks":
       return <TasksPage key={search} runId={query.get("run") ?? undefined} />;
     default:

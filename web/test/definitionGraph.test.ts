@@ -16,7 +16,7 @@ describe("graphOf", () => {
   it("reads steps, the start and transitions", () => {
     expect(graphOf(base)).toEqual({
       steps: [{ id: "a" }, { id: "b" }],
-      flow: { startAt: "a", transitions: [{ from: "a", to: "b" }] },
+      flow: { startAt: "a", transitions: [{ from: "a", to: "b", conditionText: "if true" }] },
     });
   });
 
@@ -40,7 +40,7 @@ describe("editing the graph", () => {
 
     expect(next.steps).toEqual([...(base.steps as JsonObject[]), { id: "c", type: "wait", wait: { seconds: 1 } }]);
     expect(graphOf(next).flow!.transitions).toEqual([
-      { from: "a", to: "b" },
+      { from: "a", to: "b", conditionText: "if true" },
       { from: "b", to: "c" },
     ]);
     expect((next.flow as { transitions: unknown[] }).transitions[0]).toEqual({ from: "a", to: "b", condition: { type: "cel", expr: "true" } });

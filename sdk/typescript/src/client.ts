@@ -1,4 +1,5 @@
-import { fromJson, isMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, isMessage, type MessageInitShape, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
 import {
   RunState,
@@ -16,6 +17,18 @@ import type {
   ValidatePipelineResponse,
 } from "./gen/ia/registry/v1/request_response_pb.js";
 import { RegistryService } from "./gen/ia/registry/v1/service_pb.js";
+import type { PluginKind } from "./gen/ia/plugin/v1/message_pb.js";
+import type { Plugin } from "./gen/ia/pluginhost/v1/message_pb.js";
+import { PluginHostService } from "./gen/ia/pluginhost/v1/service_pb.js";
+import {
+  BenchmarkRunSchema,
+  SpanStatus,
+  type BenchmarkRun,
+  type MetricSeries,
+  type Trace,
+  type TraceSummary,
+} from "./gen/ia/telemetry/v1/message_pb.js";
+import { TelemetryService } from "./gen/ia/telemetry/v1/service_pb.js";
 import { IAError } from "./errors.js";
 
 /** Deadline of each unary call, in milliseconds. Streams have none: a run may take hours. */
@@ -77,6 +90,47 @@ export interface ListPipelinesOptions extends Cancellable {
   pageSize?: number;
 }
 
+export interface ListPluginsOptions extends Cancellable {
+  /** Only plugins of this kind; unspecified (default) means any. */
+  kind?: PluginKind;
+  pageSize?: number;
+}
+
+/** A time as a Date or as milliseconds since the epoch. */
+export type TimeLike = Date | number;
+
+export interface ListTracesOptions extends Cancellable {
+  pipeline?: string;
+  runId?: string;
+  /** Only traces with this status; unspecified (default) means any. */
+  status?: SpanStatus;
+  /** Only traces that started at or after this time... */
+  from?: TimeLike;
+  /** ...and before this one. */
+  to?: TimeLike;
+  pageSize?: number;
+}
+
+export interface QueryMetricsOptions extends Cancellable {
+  /** A metric name, e.g. `pipeline_step_duration_seconds`. */
+  name: string;
+  /** Only points carrying every one of these label values. */
+  labels?: Record<string, string>;
+  /** Keep only these labels (series differing in others are merged); empty keeps all. */
+  groupBy?: string[];
+  /** The range; the service defaults `to` to now and `from` to an hour before it. */
+  from?: TimeLike;
+  to?: TimeLike;
+  /** The bucket width in milliseconds; 0 (default) means 60 s. */
+  stepMs?: number;
+}
+
+export interface ListBenchmarksOptions extends Cancellable {
+  suite?: string;
+  labels?: Record<string, string>;
+  pageSize?: number;
+}
+
 export interface WatchOptions extends Cancellable {
   /** Send events with a sequence number above this; 0 (default) replays all. */
   fromSequence?: number | bigint;
@@ -88,7 +142,8 @@ export interface WaitOptions extends Cancellable {
 }
 
 /**
- * A client of the registry and the executor behind one endpoint (Envoy), over any
+ * A client of the services behind one endpoint (Envoy): the registry, the
+ * executor, the plugin host and the telemetry service, over any
  * Connect transport: gRPC from Node (`@ia-modules/sdk/node`), gRPC-Web from the
  * browser (`@ia-modules/sdk/web`). Methods return the generated messages and
  * throw `IAError` for every failed call; lists and streams are async iterables.
@@ -97,12 +152,16 @@ export class IAClient {
   /** The generated clients, for calls this layer does not wrap. */
   readonly registry: Client<typeof RegistryService>;
   readonly executor: Client<typeof ExecutorService>;
+  readonly pluginHost: Client<typeof PluginHostService>;
+  readonly telemetry: Client<typeof TelemetryService>;
   readonly endpoint: string;
   private readonly timeoutMs: number;
 
   constructor(transport: Transport, options: ClientOptions) {
     this.registry = createClient(RegistryService, transport);
     this.executor = createClient(ExecutorService, transport);
+    this.pluginHost = createClient(PluginHostService, transport);
+    this.telemetry = createClient(TelemetryService, transport);
     this.endpoint = options.endpoint;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
@@ -309,6 +368,110 @@ export class IAClient {
     return required(response.task, "task");
   }
 
+  // Plugin host
+
+  /** The plugins the host knows, by name, with health, restarts, grants and config schema. */
+  listPlugins(options: ListPluginsOptions = {}): AsyncIterable<Plugin> {
+    return this.pages(async (pageToken) => {
+      const page = await this.call(
+        (o) => this.pluginHost.listPlugins({ kind: options.kind ?? 0, pageSize: options.pageSize ?? 0, pageToken }, o),
+        options,
+      );
+      return [page.plugins, page.nextPageToken];
+    });
+  }
+
+  /** One plugin; NOT_FOUND (PLUGIN_NOT_FOUND) when no plugin has that name. */
+  async getPlugin(name: string, options: Cancellable = {}): Promise<Plugin> {
+    const response = await this.call((o) => this.pluginHost.getPlugin({ name }, o), options);
+    return required(response.plugin, "plugin");
+  }
+
+  // Telemetry
+
+  /** Stored traces, newest first; pages are fetched as you iterate. */
+  listTraces(options: ListTracesOptions = {}): AsyncIterable<TraceSummary> {
+    return this.pages(async (pageToken) => {
+      const page = await this.call(
+        (o) =>
+          this.telemetry.listTraces(
+            {
+              pipeline: options.pipeline ?? "",
+              runId: options.runId ?? "",
+              status: options.status ?? SpanStatus.UNSPECIFIED,
+              startTimeFrom: timestamp(options.from),
+              startTimeTo: timestamp(options.to),
+              pageSize: options.pageSize ?? 0,
+              pageToken,
+            },
+            o,
+          ),
+        options,
+      );
+      return [page.traces, page.nextPageToken];
+    });
+  }
+
+  /** Every stored span of a trace, by start time; NOT_FOUND (TRACE_NOT_FOUND) when none is. */
+  async getTrace(traceId: string, options: Cancellable = {}): Promise<Trace> {
+    const response = await this.call((o) => this.telemetry.getTrace({ traceId }, o), options);
+    return required(response.trace, "trace");
+  }
+
+  /** A metric's series in buckets (count, sum, min, max each), for charts. */
+  async queryMetrics(options: QueryMetricsOptions): Promise<MetricSeries[]> {
+    const stepMs = options.stepMs ?? 0;
+    const response = await this.call(
+      (o) =>
+        this.telemetry.queryMetrics(
+          {
+            name: options.name,
+            labels: options.labels ?? {},
+            groupBy: options.groupBy ?? [],
+            startTime: timestamp(options.from),
+            endTime: timestamp(options.to),
+            step: stepMs ? { seconds: BigInt(Math.floor(stepMs / 1000)), nanos: Math.round((stepMs % 1000) * 1e6) } : undefined,
+          },
+          o,
+        ),
+      options,
+    );
+    return response.series;
+  }
+
+  /** Recorded benchmark runs, newest first; pages are fetched as you iterate. */
+  listBenchmarks(options: ListBenchmarksOptions = {}): AsyncIterable<BenchmarkRun> {
+    return this.pages(async (pageToken) => {
+      const page = await this.call(
+        (o) =>
+          this.telemetry.listBenchmarks(
+            { suite: options.suite ?? "", labels: options.labels ?? {}, pageSize: options.pageSize ?? 0, pageToken },
+            o,
+          ),
+        options,
+      );
+      return [page.benchmarks, page.nextPageToken];
+    });
+  }
+
+  /** One recorded benchmark run; NOT_FOUND (BENCHMARK_NOT_FOUND) when there is none. */
+  async getBenchmark(benchmarkId: string, options: Cancellable = {}): Promise<BenchmarkRun> {
+    const response = await this.call((o) => this.telemetry.getBenchmark({ benchmarkId }, o), options);
+    return required(response.benchmark, "benchmark");
+  }
+
+  /** Records one benchmark suite run; the service assigns its id and create time. */
+  async recordBenchmark(
+    benchmark: MessageInitShape<typeof BenchmarkRunSchema>,
+    options: Cancellable & { requestId?: string } = {},
+  ): Promise<BenchmarkRun> {
+    const response = await this.call(
+      (o) => this.telemetry.recordBenchmark({ benchmark: create(BenchmarkRunSchema, benchmark), requestId: options.requestId ?? "" }, o),
+      options,
+    );
+    return required(response.benchmark, "benchmark");
+  }
+
   // A replayed WAITING_FOR_INPUT event may be history: the run waits only if it
   // still says so and a task is still open.
   private async waitsForInput(runId: string, options: Cancellable): Promise<boolean> {
@@ -360,6 +523,10 @@ function required<T>(value: T | undefined, field: string): T {
     throw new IAError(Code.Internal, `the response has no ${field}`);
   }
   return value;
+}
+
+function timestamp(time: TimeLike | undefined) {
+  return time === undefined ? undefined : timestampFromMs(typeof time === "number" ? time : time.getTime());
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

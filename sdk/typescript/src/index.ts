@@ -4,8 +4,9 @@
  *     import { createNodeClient } from "@ia-modules/sdk/node";   // gRPC, Node
  *     import { createWebClient } from "@ia-modules/sdk/web";     // gRPC-Web, browser
  *
- * This entry point holds what both share: the client, its error, and the
- * generated messages and enums of the contracts.
+ * This entry point holds what both share: the client (registry, executor,
+ * plugin host, telemetry), its error, and the generated messages and enums of
+ * the contracts.
  */
 export {
   DEFAULT_TIMEOUT_MS,
@@ -15,7 +16,12 @@ export {
   toPipeline,
   type Cancellable,
   type ClientOptions,
+  type ListBenchmarksOptions,
   type ListPipelinesOptions,
+  type ListPluginsOptions,
+  type ListTracesOptions,
+  type QueryMetricsOptions,
+  type TimeLike,
   type ListRunsOptions,
   type ListTasksOptions,
   type PipelineSource,
@@ -33,3 +39,10 @@ export * from "./gen/ia/pipeline/v1/pipeline_pb.js";
 export * from "./gen/ia/registry/v1/message_pb.js";
 export * from "./gen/ia/registry/v1/request_response_pb.js";
 export { RegistryService } from "./gen/ia/registry/v1/service_pb.js";
+export { LogLevel, PluginKind } from "./gen/ia/plugin/v1/message_pb.js";
+export * from "./gen/ia/pluginhost/v1/message_pb.js";
+export * from "./gen/ia/pluginhost/v1/request_response_pb.js";
+export { PluginHostService } from "./gen/ia/pluginhost/v1/service_pb.js";
+export * from "./gen/ia/telemetry/v1/message_pb.js";
+export * from "./gen/ia/telemetry/v1/request_response_pb.js";
+export { TelemetryService } from "./gen/ia/telemetry/v1/service_pb.js";

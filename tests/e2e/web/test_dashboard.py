@@ -19,8 +19,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ia.telemetry.v1 import message_pb2 as telemetry_messages
+from ia.telemetry.v1 import request_response_pb2 as telemetry_requests
+from ia.telemetry.v1 import service_pb2_grpc as telemetry_service
 from ia_modules import stack
 from ia_modules.client import Client
 
@@ -126,6 +132,25 @@ def _register(client: Client, prefix: str) -> None:
     )
 
 
+def _record_benchmarks(endpoint: str) -> None:
+    """Two runs of one suite through the telemetry API: p50 went from 20 to 15 ms, a rate from 100 to 110."""
+    with grpc.insecure_channel(endpoint) as channel:
+        telemetry = telemetry_service.TelemetryServiceStub(channel)
+        for day, (p50, rate) in enumerate([(20.0, 100.0), (15.0, 110.0)]):
+            start = Timestamp()
+            start.FromSeconds(1_767_225_600 + day * 86_400)
+            figures = [
+                telemetry_messages.BenchmarkFigure(
+                    metric="step to browser, p50", unit="ms", value=p50, baseline=100.0, target=1.0, target_kind="value", met=True
+                ),
+                telemetry_messages.BenchmarkFigure(metric="runs per second", unit="runs/s", value=rate),
+            ]
+            benchmark = telemetry_messages.BenchmarkRun(
+                suite="dashboard-e2e", start_time=start, machine="test", mode="quick", figures=figures
+            )
+            telemetry.RecordBenchmark(telemetry_requests.RecordBenchmarkRequest(benchmark=benchmark), timeout=30)
+
+
 def _restart_executor(web_stack: stack.StackStatus) -> None:
     """SIGKILL the executor, wait until it is gone, and let `up` start it again."""
     pid = stack.status(web_stack.data_dir).services["executor"].pid
@@ -146,6 +171,7 @@ def seen(web_stack: stack.StackStatus, tmp_path_factory: pytest.TempPathFactory)
     endpoint = f"127.0.0.1:{web_stack.services[stack.ENVOY].port}"
     with Client(endpoint) as client:
         _register(client, prefix)
+    _record_benchmarks(endpoint)
     env = {
         **os.environ,
         "IA_WEB_URL": f"http://{endpoint}",
@@ -260,3 +286,58 @@ def test_the_plugins_page_lists_the_plugin_host_s_plugins(seen: dict[str, dict])
 
     assert report["error"] is None
     assert report["names"], "the plugin host lists no plugin, not even its built-in ones"
+    assert report["health"] == "serving"
+    assert report["fields"] == ["end", "start", "timezone"]
+    assert "PLUGIN_NOT_FOUND" in report["missing"]
+
+
+def test_the_metrics_page_charts_the_runs_and_opens_a_run_s_trace(seen: dict[str, dict]) -> None:
+    report = scenario(seen, "metrics")
+
+    assert report["finished"] >= 1
+    assert {"greet", "pause", "second_pause", "sign"} <= set(report["steps"])
+    assert report["bars"] >= 1
+    assert report["latencyLines"] >= 1
+    spans = {span["name"]: span["depth"] for span in report["spans"]}
+    # The run span holds the step spans: each step sits one level below it.
+    run_span = next(name for name in spans if name.startswith("run "))
+    for step in ("greet", "pause", "second_pause", "sign"):
+        assert spans[f"step {step}"] == spans[run_span] + 1, report["spans"]
+    assert "pause" in report["details"]
+    # A malformed trace id reads as the service's words, with the field at fault.
+    assert "INVALID_ARGUMENT" in report["malformed"]
+    assert "trace_id" in report["malformed"]
+
+
+def test_the_benchmarks_page_shows_history_and_compares_two_runs(seen: dict[str, dict]) -> None:
+    report = scenario(seen, "benchmarks")
+
+    assert report["rows"] == 2
+    assert report["points"] >= 1
+    assert report["changes"] == {"step to browser, p50": "−25 %", "runs per second": "+10 %"}
+    assert "NOT_FOUND" in report["missing"]
+    assert "BENCHMARK_NOT_FOUND" in report["missing"]
+
+
+def test_the_graph_editor_sets_conditions_and_step_config_in_forms(seen: dict[str, dict]) -> None:
+    report = scenario(seen, "conditions")
+
+    assert report["noSource"].startswith("give what to test")
+    assert report["closedByEscape"]
+    assert report["dashed"] == 1
+    assert report["pluginErrors"] == ["start is required", "end is required"]
+    by_edge = {(t["from"], t["to"]): t.get("condition") for t in report["transitions"]}
+    assert by_edge[("greet", "pause")] == {"type": "expression", "config": {"source": "parameters.pause", "operator": "gt", "value": 0}}
+    assert by_edge[("pause", "second_pause")] == {
+        "type": "plugin",
+        "plugin": "time_window",
+        "config": {"start": "00:00", "end": "23:59"},
+    }
+    assert by_edge[("second_pause", "sign")] is None
+    assert report["greet"]["config"] == {"values": {"source": "dashboard"}}
+
+
+def test_the_new_pages_render_in_the_other_theme(seen: dict[str, dict]) -> None:
+    report = scenario(seen, "other_theme")
+
+    assert report["theme"] in {"dark", "light"}

@@ -237,6 +237,9 @@ export function RunMonitorPage({ runId }: { runId: string }) {
             <span className={`connection ${connection}`} data-testid="connection" aria-live="polite">
               {connection === "live" ? "● live" : connection === "reconnecting" ? "◌ reconnecting…" : connection === "ended" ? "finished" : "connecting…"}
             </span>
+            <a className="button" href={`#/metrics?run=${encodeURIComponent(runId)}`}>
+              Trace
+            </a>
             {!final && monitor.state !== RunState.UNSPECIFIED && (
               <button className="danger" onClick={cancel}>
                 Cancel run
