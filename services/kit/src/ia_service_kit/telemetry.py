@@ -48,6 +48,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from ia_service_kit.interception import Behavior, WrappedHandlers
+from ia_service_kit.identity import service_authorization
 from ia_service_kit.logging import get_logger
 
 if TYPE_CHECKING:
@@ -401,7 +402,10 @@ def configure_tracing(
     if exporter is None:
         endpoint = settings.otlp_endpoint
         exporter = OTLPSpanExporter(
-            endpoint=endpoint, insecure=not endpoint.startswith("https://"), timeout=settings.export_timeout_s
+            endpoint=endpoint,
+            insecure=not endpoint.startswith("https://"),
+            timeout=settings.export_timeout_s,
+            headers=dict(service_authorization()) or None,
         )
     queue = SpanQueue(exporter, max_queue_size=settings.queue_size, delay_s=settings.export_delay_s)
     previous, _router.current = _router.current, queue
