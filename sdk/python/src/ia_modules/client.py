@@ -32,6 +32,7 @@ from ia.pipeline.v1 import pipeline_pb2
 from ia.registry.v1 import message_pb2 as registry_messages
 from ia.registry.v1 import request_response_pb2 as registry_requests
 from ia.registry.v1 import service_pb2_grpc as registry_grpc
+from ia_modules.call_metadata import aio_interceptors, bearer, resolve_token, sync_interceptors
 from ia_modules.errors import IAError
 
 DEFAULT_ENDPOINT = "localhost:8080"
@@ -188,6 +189,7 @@ class Client:
         endpoint: host:port; defaults to IA_ENDPOINT, then localhost:8080.
         timeout: the deadline of each unary call, in seconds.
         credentials: TLS credentials; a plaintext channel when None.
+        token: an API key or JWT sent as `authorization: Bearer`; defaults to IA_TOKEN.
     """
 
     def __init__(
@@ -196,6 +198,7 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
     ) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
@@ -203,6 +206,9 @@ class Client:
             self._channel = grpc.insecure_channel(self.endpoint)
         else:
             self._channel = grpc.secure_channel(self.endpoint, credentials)
+        token = resolve_token(token)
+        if token:
+            self._channel = grpc.intercept_channel(self._channel, *sync_interceptors(bearer(token)))
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
         self._executor = executor_grpc.ExecutorServiceStub(self._channel)
 
@@ -427,13 +433,16 @@ class AsyncClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
     ) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
+        token = resolve_token(token)
+        interceptors = aio_interceptors(bearer(token) if token else None)
         if credentials is None:
-            self._channel = grpc.aio.insecure_channel(self.endpoint)
+            self._channel = grpc.aio.insecure_channel(self.endpoint, interceptors=interceptors)
         else:
-            self._channel = grpc.aio.secure_channel(self.endpoint, credentials)
+            self._channel = grpc.aio.secure_channel(self.endpoint, credentials, interceptors=interceptors)
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
         self._executor = executor_grpc.ExecutorServiceStub(self._channel)
 
