@@ -138,7 +138,11 @@ def _fetch(target: str) -> "list[message_pb2.Trace]":
 
     endpoint = resolve_endpoint(settings.endpoint)
     timeout = settings.timeout_s or DEFAULT_TIMEOUT_S
-    with grpc.insecure_channel(endpoint) as channel:
+    from ia_modules.call_metadata import bearer, resolve_token, sync_interceptors
+
+    token = resolve_token(settings.token)
+    with grpc.insecure_channel(endpoint) as plain:
+        channel = grpc.intercept_channel(plain, *sync_interceptors(bearer(token) if token else None))
         telemetry = service_pb2_grpc.TelemetryServiceStub(channel)
         try:
             if _TRACE_ID.match(target):
