@@ -99,7 +99,12 @@ def revoke_key(
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id (or the whole key).")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Revoke a key: every service refuses it from its next call."""
+    """Revoke a key: every service refuses it from its next call.
+
+    \b
+    Example:
+      ia-modules auth revoke-key 3f2a9c0d1e4b5a67
+    """
     keys = _keys(data_dir)
     try:
         key = keys.revoke(key_id)
@@ -117,7 +122,12 @@ def list_keys(
     data_dir: DataDirOption = None,
     output: FormatOption = OutputFormat.text,
 ) -> None:
-    """List keys (never their secrets), oldest first."""
+    """List keys (never their secrets), oldest first.
+
+    \b
+    Example:
+      ia-modules auth list-keys --tenant acme
+    """
     keys = _keys(data_dir)
     try:
         found = keys.list(tenant)
