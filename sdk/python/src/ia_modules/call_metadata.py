@@ -36,12 +36,7 @@ def _merged(metadata: Any, supply: Supply) -> tuple[tuple[str, str], ...]:
     return (*tuple(metadata or ()), *supply())
 
 
-class _AioMetadata(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _AioMetadata:
     def __init__(self, supply: Supply) -> None:
         self._supply = supply
 
@@ -54,22 +49,34 @@ class _AioMetadata(
             details.wait_for_ready,
         )
 
+
+# One class per kind of call: a grpc.aio channel files each interceptor under the
+# first kind it implements only.
+class _AioUnaryUnary(_AioMetadata, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         return await continuation(self._details(client_call_details), request)
 
+
+class _AioUnaryStream(_AioMetadata, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         return await continuation(self._details(client_call_details), request)
 
+
+class _AioStreamUnary(_AioMetadata, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
         return await continuation(self._details(client_call_details), request_iterator)
 
+
+class _AioStreamStream(_AioMetadata, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
         return await continuation(self._details(client_call_details), request_iterator)
 
 
 def aio_interceptors(supply: Supply | None) -> list[grpc.aio.ClientInterceptor]:
     """Interceptors for a `grpc.aio` channel adding `supply()` to each call; [] for None."""
-    return [] if supply is None else [_AioMetadata(supply)]
+    if supply is None:
+        return []
+    return [kind(supply) for kind in (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)]
 
 
 class _Details(
