@@ -128,7 +128,11 @@ def definition(name: str, *, assignees: list[str] | None = None) -> pipeline_pb2
             {
                 "id": "review",
                 "type": "human_input",
-                "human_input": {"prompt": "Publish?", "assignees": assignees},
+                "human_input": {
+                    "prompt": "Publish?",
+                    "ui_schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+                    "assignees": assignees,
+                },
             }
         )
     steps.append({"id": "publish", "type": "pass", "inputs": {"topic": "{{ parameters.topic }}"}})
