@@ -36,6 +36,9 @@ async def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     monkeypatch.setenv("IA_SERVICE_TOKEN", service_token)
     monkeypatch.setenv("IA_JWT_SECRET", JWT_SECRET)
     monkeypatch.setenv("IA_AUTH_DATABASE_URL", auth_url)
+    # Keys are looked up at every call, so a revocation shows at the next one (the
+    # seconds a valid key is trusted by default are tested in tests/service/kit).
+    monkeypatch.setenv("IA_AUTH_KEY_CACHE_SECONDS", "0")
     monkeypatch.delenv("IA_TOKEN", raising=False)
     keys = ApiKeys.open(auth_url)
     issued = {(tenant, role): keys.create(tenant=tenant, role=role)[1] for tenant in TENANTS for role in ROLES}

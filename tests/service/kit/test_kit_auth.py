@@ -99,6 +99,30 @@ def test_keys_are_stored_hashed_and_checked(tmp_path):
     keys.close()
 
 
+async def test_a_valid_key_is_trusted_for_the_cache_seconds_then_looked_up_again(tmp_path):
+    keys = ApiKeys.open(f"sqlite:///{tmp_path / 'auth.db'}")
+    _, text = keys.create(tenant="acme", role="viewer")
+    now = [100.0]
+    authenticator = Authenticator(settings(tmp_path, key_cache_s=2.0), keys, clock=lambda: now[0])
+    bearer = {"authorization": f"Bearer {text}"}
+    assert (await authenticator.identify(bearer)).tenant == "acme"
+    keys.revoke(text)
+    now[0] += 1.5
+    assert (await authenticator.identify(bearer)).tenant == "acme"  # still within the cache seconds
+    now[0] += 1.0
+    with pytest.raises(Refusal) as caught:
+        await authenticator.identify(bearer)
+    assert caught.value.reason == "KEY_REVOKED"
+    keys.close()
+
+
+def test_the_key_cache_seconds_are_checked(tmp_path):
+    assert AuthSettings.from_env(tmp_path, {"IA_AUTH_KEY_CACHE_SECONDS": "0"}).key_cache_s == 0
+    for bad in ("soon", "-1", "3600"):
+        with pytest.raises(AuthSettingsError, match="IA_AUTH_KEY_CACHE_SECONDS"):
+            AuthSettings.from_env(tmp_path, {"IA_AUTH_KEY_CACHE_SECONDS": bad})
+
+
 def _rsa_jwks(path: Path, kid: str) -> rsa.RSAPrivateKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))

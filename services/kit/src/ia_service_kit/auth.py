@@ -5,7 +5,10 @@ A caller sends `authorization: Bearer <token>`. The token is one of:
   deployment. Only such a caller may name the tenant it acts for
   (`x-ia-tenant`); it holds the `service` role.
 - an API key (`iak_...`, issued by `ia-modules auth create-key`), looked up in the
-  shared auth database at every call, so a revoked key stops working at once;
+  shared auth database. A key found valid is trusted for IA_AUTH_KEY_CACHE_SECONDS
+  (default 2) before it is looked up again: a lookup is a database read (a
+  thread hop and a transaction) on every call otherwise, and a revoked key is
+  refused by every service within those seconds;
 - a JWT signed with HS256 (IA_JWT_SECRET) or RS256 (a key in the JWKS file
   IA_JWT_JWKS_FILE), with claims `sub`, `tenant`, `role` and `exp`.
 A JWT or key can never carry the service role, so no client token is accepted as
@@ -28,6 +31,7 @@ import inspect
 import ipaddress
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +62,9 @@ __all__ = ["AuthInterceptor", "AuthSettings", "AuthSettingsError", "Authenticato
 log = get_logger(__name__)
 
 MIN_SERVICE_TOKEN_LENGTH = 32
+DEFAULT_KEY_CACHE_S = 2.0
 _JWT_LEEWAY_S = 30
+_KEY_CACHE_SIZE = 10_000
 
 
 class AuthSettingsError(ValueError):
@@ -85,6 +91,7 @@ class AuthSettings:
     jwks_file: Path | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    key_cache_s: float = DEFAULT_KEY_CACHE_S
 
     @property
     def enabled(self) -> bool:
@@ -94,7 +101,7 @@ class AuthSettings:
     @classmethod
     def from_env(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> AuthSettings:
         """Reads IA_SERVICE_TOKEN, IA_AUTH_DATABASE_URL, IA_JWT_SECRET, IA_JWT_JWKS_FILE,
-        IA_JWT_ISSUER and IA_JWT_AUDIENCE."""
+        IA_JWT_ISSUER, IA_JWT_AUDIENCE and IA_AUTH_KEY_CACHE_SECONDS."""
         env = dict(os.environ if environ is None else environ)
         token = env.get(SERVICE_TOKEN_ENV) or None
         if token is not None and len(token) < MIN_SERVICE_TOKEN_LENGTH:
@@ -103,6 +110,13 @@ class AuthSettings:
                 "characters (for example `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         jwks = env.get("IA_JWT_JWKS_FILE")
+        cache = env.get("IA_AUTH_KEY_CACHE_SECONDS") or str(DEFAULT_KEY_CACHE_S)
+        try:
+            key_cache_s = float(cache)
+        except ValueError:
+            key_cache_s = -1.0
+        if not 0 <= key_cache_s <= 300:
+            raise AuthSettingsError(f"IA_AUTH_KEY_CACHE_SECONDS must be a number of seconds from 0 to 300, not {cache!r}")
         return cls(
             service_token=token,
             keys_url=auth_database_url(data_dir, env),
@@ -110,6 +124,7 @@ class AuthSettings:
             jwks_file=Path(jwks) if jwks else None,
             jwt_issuer=env.get("IA_JWT_ISSUER") or None,
             jwt_audience=env.get("IA_JWT_AUDIENCE") or None,
+            key_cache_s=key_cache_s,
         )
 
     def check_bind(self, host: str) -> None:
@@ -140,10 +155,15 @@ def _unauthenticated(reason: str, message: str) -> Refusal:
 class Authenticator:
     """Turns a call's metadata into an Identity, or refuses it."""
 
-    def __init__(self, settings: AuthSettings, keys: ApiKeys | None = None) -> None:
+    def __init__(
+        self, settings: AuthSettings, keys: ApiKeys | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self._keys = keys
         self._jwks = _load_jwks(settings.jwks_file) if settings.jwks_file else None
+        self._clock = clock
+        # key text -> (identity, when it was found valid)
+        self._valid_keys: dict[str, tuple[Identity, float]] = {}
 
     @classmethod
     def for_settings(cls, settings: AuthSettings) -> Authenticator:
@@ -177,12 +197,22 @@ class Authenticator:
 
     async def _from_key(self, token: str) -> Identity:
         assert self._keys is not None
+        now = self._clock()
+        cached = self._valid_keys.get(token)
+        if cached is not None and now - cached[1] < self.settings.key_cache_s:
+            return cached[0]
         key = await asyncio.to_thread(self._keys.verify, token)
         if key is None:
             raise _unauthenticated("INVALID_TOKEN", "the API key is not known")
         if key.revoked:
+            self._valid_keys.pop(token, None)
             raise _unauthenticated("KEY_REVOKED", f"the API key {key.key_id} was revoked")
-        return Identity(f"key:{key.key_id}", key.tenant, key.role, "api_key")
+        identity = Identity(f"key:{key.key_id}", key.tenant, key.role, "api_key")
+        if self.settings.key_cache_s > 0:
+            if len(self._valid_keys) >= _KEY_CACHE_SIZE:
+                self._valid_keys.pop(next(iter(self._valid_keys)))
+            self._valid_keys[token] = (identity, now)
+        return identity
 
     def _from_jwt(self, token: str) -> Identity:
         try:
