@@ -94,7 +94,8 @@ async def test_a_jwt_cannot_claim_to_be_a_service_or_skip_its_tenant(deployment)
     as_service = jwt.encode({"sub": "x", "tenant": "acme", "role": "service", "exp": 4102444800}, JWT_SECRET)
     no_tenant = jwt.encode({"sub": "x", "role": "admin", "exp": 4102444800}, JWT_SECRET)
     no_expiry = jwt.encode({"sub": "x", "tenant": "acme", "role": "admin"}, JWT_SECRET)
-    for token in (as_service, no_tenant, no_expiry):
+    odd_tenant = jwt.encode({"sub": "x", "tenant": "ACME/../x", "role": "admin", "exp": 4102444800}, JWT_SECRET)
+    for token in (as_service, no_tenant, no_expiry, odd_tenant):
         refusal = await refused(deployment.caller(token).registry.ListPipelines(LIST))
         assert (refusal.code, refusal.reason) == (grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN")
 

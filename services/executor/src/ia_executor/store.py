@@ -61,6 +61,7 @@ runs = sa.Table(
     # unique within a tenant, so one tenant's id never finds another's run.
     sa.Column("tenant", sa.String(63), nullable=False, default=DEFAULT_TENANT),
     sa.UniqueConstraint("tenant", "request_id", name="runs_by_tenant_request"),
+    sa.Index("runs_by_tenant_time", "tenant", "create_time", "run_id"),
     sa.Index("runs_by_time", "create_time", "run_id"),
     sa.Index("runs_by_pipeline", "pipeline_name", "create_time"),
     sa.Index("runs_by_state", "state"),

@@ -54,7 +54,7 @@ from ia_service_kit.identity import (
     set_identity,
 )
 from ia_service_kit.interception import Behavior, WrappedHandlers
-from ia_service_kit.keys import PREFIX, ApiKeys, auth_database_url
+from ia_service_kit.keys import PREFIX, ApiKeys, InvalidKeyRequest, auth_database_url, check_tenant
 from ia_service_kit.logging import get_logger
 
 __all__ = ["AuthInterceptor", "AuthSettings", "AuthSettingsError", "Authenticator", "Refusal", "is_loopback"]
@@ -245,6 +245,10 @@ class Authenticator:
             raise _unauthenticated("INVALID_TOKEN", f"the JWT's `role` claim must be one of {', '.join(ROLES)}")
         if not isinstance(tenant, str) or not tenant:
             raise _unauthenticated("INVALID_TOKEN", "the JWT has no `tenant` claim")
+        try:
+            check_tenant(tenant)
+        except InvalidKeyRequest as error:
+            raise _unauthenticated("INVALID_TOKEN", f"the JWT's `tenant` claim: {error}") from error
         return Identity(str(claims["sub"]), tenant, role, "jwt")
 
     def _signing_key(self, kid: str | None) -> Any:

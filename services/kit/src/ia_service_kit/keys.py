@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from ia_service_kit.database import Database, Migration
 from ia_service_kit.identity import ROLES
 
-__all__ = ["ApiKey", "ApiKeys", "InvalidKeyRequest", "auth_database_url"]
+__all__ = ["ApiKey", "ApiKeys", "InvalidKeyRequest", "auth_database_url", "check_tenant"]
 
 PREFIX = "iak_"
 _KEY = re.compile(r"^iak_([0-9a-f]{16})_([A-Za-z0-9_-]{20,})$")
