@@ -23,8 +23,16 @@ CALLS = [
         "viewer",
         lambda c: c.registry.ValidatePipeline(registry_rr.ValidatePipelineRequest(pipeline=definition("v"))),
     ),
-    ("CreatePipeline", "admin", lambda c: c.registry.CreatePipeline(registry_rr.CreatePipelineRequest(pipeline=definition("new")))),
-    ("UpdatePipeline", "admin", lambda c: c.registry.UpdatePipeline(registry_rr.UpdatePipelineRequest(pipeline=definition("nope")))),
+    (
+        "CreatePipeline",
+        "admin",
+        lambda c: c.registry.CreatePipeline(registry_rr.CreatePipelineRequest(pipeline=definition("new"))),
+    ),
+    (
+        "UpdatePipeline",
+        "admin",
+        lambda c: c.registry.UpdatePipeline(registry_rr.UpdatePipelineRequest(pipeline=definition("nope"))),
+    ),
     ("DeletePipeline", "admin", lambda c: c.registry.DeletePipeline(registry_rr.DeletePipelineRequest(name="nope"))),
     ("ImportPipelines", "admin", lambda c: c.registry.ImportPipelines(registry_rr.ImportPipelinesRequest())),
     ("GetRun", "viewer", lambda c: c.executor.GetRun(executor_rr.GetRunRequest(run_id="nope"))),
@@ -48,7 +56,11 @@ CALLS = [
         lambda c: c.executor.SubmitHumanInput(executor_rr.SubmitHumanInputRequest(task_id="nope")),
     ),
     ("ListTraces", "viewer", lambda c: c.telemetry.ListTraces(telemetry_rr.ListTracesRequest())),
-    ("GetBenchmark", "viewer", lambda c: c.telemetry.GetBenchmark(telemetry_rr.GetBenchmarkRequest(benchmark_id="nope"))),
+    (
+        "GetBenchmark",
+        "viewer",
+        lambda c: c.telemetry.GetBenchmark(telemetry_rr.GetBenchmarkRequest(benchmark_id="nope")),
+    ),
     (
         "RecordBenchmark",
         "operator",

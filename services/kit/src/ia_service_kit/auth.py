@@ -116,7 +116,9 @@ class AuthSettings:
         except ValueError:
             key_cache_s = -1.0
         if not 0 <= key_cache_s <= 300:
-            raise AuthSettingsError(f"IA_AUTH_KEY_CACHE_SECONDS must be a number of seconds from 0 to 300, not {cache!r}")
+            raise AuthSettingsError(
+                f"IA_AUTH_KEY_CACHE_SECONDS must be a number of seconds from 0 to 300, not {cache!r}"
+            )
         return cls(
             service_token=token,
             keys_url=auth_database_url(data_dir, env),

@@ -109,7 +109,8 @@ def check_tenant(tenant: str) -> None:
     """Raises InvalidKeyRequest unless `tenant` is a lowercase DNS-style label."""
     if not _TENANT.match(tenant):
         raise InvalidKeyRequest(
-            f"tenant {tenant!r} is not valid: use 1-63 lowercase letters, digits and '-', starting with a letter or digit"
+            f"tenant {tenant!r} is not valid: use 1-63 lowercase letters, digits and '-', "
+            "starting with a letter or digit"
         )
 
 

@@ -180,7 +180,8 @@ async def start(config: ServiceConfig, wire: Wire, *, auth: AuthSettings | None 
         raise
     await server.start()
     if auth.enabled:
-        log.info("authentication on", keys=auth.keys_url.split("://", 1)[0], jwt=bool(auth.jwt_secret or auth.jwks_file))
+        jwt = bool(auth.jwt_secret or auth.jwks_file)
+        log.info("authentication on", keys=auth.keys_url.split("://", 1)[0], jwt=jwt)
     else:
         log.warning(
             "development mode: no authentication, every caller acts as a trusted service; "
