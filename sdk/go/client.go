@@ -51,6 +51,7 @@ type Client struct {
 type options struct {
 	timeout     time.Duration
 	credentials credentials.TransportCredentials
+	token       string
 	dial        []grpc.DialOption
 }
 
@@ -66,6 +67,23 @@ func WithTimeout(timeout time.Duration) Option {
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return func(o *options) { o.credentials = creds }
 }
+
+// WithToken sends token (an API key or JWT) as `authorization: Bearer` on every
+// call; without it the client sends IA_TOKEN when that is set.
+func WithToken(token string) Option {
+	return func(o *options) { o.token = token }
+}
+
+// bearer is a token as per-call credentials.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity is false: a local stack (and Envoy terminating TLS in
+// front of it) is reached over plaintext.
+func (bearer) RequireTransportSecurity() bool { return false }
 
 // WithDialOptions adds gRPC dial options (interceptors, keepalive, ...).
 func WithDialOptions(dial ...grpc.DialOption) Option {
@@ -87,12 +105,16 @@ func ResolveEndpoint(endpoint string) string {
 // localhost:8080). It does not connect yet: the first call does, and fails with an
 // *Error whose Unreachable is true if nothing answers there.
 func NewClient(endpoint string, opts ...Option) (*Client, error) {
-	o := options{timeout: DefaultTimeout, credentials: insecure.NewCredentials()}
+	o := options{timeout: DefaultTimeout, credentials: insecure.NewCredentials(), token: os.Getenv("IA_TOKEN")}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	endpoint = ResolveEndpoint(endpoint)
-	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(o.credentials)}, o.dial...)
+	dial := []grpc.DialOption{grpc.WithTransportCredentials(o.credentials)}
+	if o.token != "" {
+		dial = append(dial, grpc.WithPerRPCCredentials(bearer(o.token)))
+	}
+	dial = append(dial, o.dial...)
 	conn, err := grpc.NewClient(endpoint, dial...)
 	if err != nil {
 		return nil, &Error{Message: err.Error(), Endpoint: endpoint, Unreachable: true}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -30,6 +31,7 @@ type fakeExecutor struct {
 	breakAfter int // the first WatchRun stream fails with UNAVAILABLE after this many events
 	watches    []int64
 	deadlines  []bool
+	tokens     []string // the authorization metadata of each GetRun
 }
 
 func (f *fakeExecutor) GetRun(ctx context.Context, r *executorv1.GetRunRequest) (*executorv1.GetRunResponse, error) {
@@ -37,6 +39,8 @@ func (f *fakeExecutor) GetRun(ctx context.Context, r *executorv1.GetRunRequest) 
 	defer f.mu.Unlock()
 	_, hasDeadline := ctx.Deadline()
 	f.deadlines = append(f.deadlines, hasDeadline)
+	incoming, _ := metadata.FromIncomingContext(ctx)
+	f.tokens = append(f.tokens, strings.Join(incoming.Get("authorization"), ","))
 	if r.GetRunId() != "run-1" {
 		st, _ := status.New(codes.NotFound, "run does not exist").WithDetails(
 			&errdetails.ErrorInfo{Reason: "RUN_NOT_FOUND", Domain: "ia-modules", Metadata: map[string]string{"run_id": r.GetRunId()}})
@@ -105,7 +109,7 @@ func (fakeRegistry) GetPipeline(_ context.Context, r *registryv1.GetPipelineRequ
 }
 
 // serve starts the fakes in-process and returns a client of them.
-func serve(t *testing.T, executor *fakeExecutor) *Client {
+func serve(t *testing.T, executor *fakeExecutor, opts ...Option) *Client {
 	t.Helper()
 	listener := bufconn.Listen(1 << 20)
 	server := grpc.NewServer()
@@ -114,7 +118,8 @@ func serve(t *testing.T, executor *fakeExecutor) *Client {
 	go func() { _ = server.Serve(listener) }()
 	t.Cleanup(server.Stop)
 	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return listener.DialContext(ctx) })
-	client, err := NewClient("passthrough:///bufnet", WithDialOptions(dialer), WithTransportCredentials(insecure.NewCredentials()))
+	opts = append([]Option{WithDialOptions(dialer), WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	client, err := NewClient("passthrough:///bufnet", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +203,28 @@ func TestUnaryCallsGetTheDefaultDeadline(t *testing.T) {
 
 	if len(executor.deadlines) != 1 || !executor.deadlines[0] {
 		t.Fatalf("deadlines seen by the server: %v", executor.deadlines)
+	}
+}
+
+func TestTheTokenComesFromTheOptionElseIAToken(t *testing.T) {
+	t.Setenv("IA_TOKEN", "from-env")
+	for _, c := range []struct {
+		opts []Option
+		want string
+	}{{nil, "Bearer from-env"}, {[]Option{WithToken("iak_given")}, "Bearer iak_given"}} {
+		executor := &fakeExecutor{state: executorv1.RunState_RUN_STATE_RUNNING}
+		client := serve(t, executor, c.opts...)
+		if _, err := client.GetRun(context.Background(), "run-1"); err != nil {
+			t.Fatal(err)
+		}
+		if len(executor.tokens) != 1 || executor.tokens[0] != c.want {
+			t.Fatalf("authorization seen by the server: %v, want %q", executor.tokens, c.want)
+		}
+	}
+	t.Setenv("IA_TOKEN", "")
+	executor := &fakeExecutor{state: executorv1.RunState_RUN_STATE_RUNNING}
+	if _, err := serve(t, executor).GetRun(context.Background(), "run-1"); err != nil || executor.tokens[0] != "" {
+		t.Fatalf("without a token nothing is sent: %v %v", executor.tokens, err)
 	}
 }
 

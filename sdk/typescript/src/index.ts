@@ -31,6 +31,7 @@ export {
 } from "./client.js";
 export { DEFAULT_ENDPOINT, baseUrl } from "./endpoint.js";
 export { IAError, codeName, type FieldViolation } from "./errors.js";
+export { bearerInterceptors, resolveToken } from "./token.js";
 export { Code } from "@connectrpc/connect";
 export * from "./gen/ia/executor/v1/message_pb.js";
 export * from "./gen/ia/executor/v1/request_response_pb.js";

@@ -1,10 +1,13 @@
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { IAClient } from "./client.js";
 import { baseUrl } from "./endpoint.js";
+import { bearerInterceptors } from "./token.js";
 
 export interface NodeClientOptions {
   /** Deadline of each unary call, in milliseconds; 0 for none. */
   timeoutMs?: number;
+  /** API key or JWT sent as `authorization: Bearer`; defaults to IA_TOKEN. */
+  token?: string;
 }
 
 /** An IAClient over gRPC (HTTP/2), with `close()` to drop its connection. */
@@ -15,7 +18,10 @@ export class NodeIAClient extends IAClient {
     private readonly session: Http2SessionManager,
     options: NodeClientOptions,
   ) {
-    super(createGrpcTransport({ baseUrl: url, sessionManager: session }), { endpoint, timeoutMs: options.timeoutMs });
+    super(
+      createGrpcTransport({ baseUrl: url, sessionManager: session, interceptors: bearerInterceptors(options.token) }),
+      { endpoint, timeoutMs: options.timeoutMs },
+    );
   }
 
   /** Closes the HTTP/2 connection; calls in flight fail. */

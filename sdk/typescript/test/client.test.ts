@@ -10,6 +10,7 @@ import { RunEventSchema, RunState, type RunEvent } from "../src/gen/ia/executor/
 import { ExecutorService } from "../src/gen/ia/executor/v1/service_pb.js";
 import { RegistryService } from "../src/gen/ia/registry/v1/service_pb.js";
 import { createNodeClient } from "../src/node.js";
+import { bearerInterceptors } from "../src/token.js";
 
 const stateEvent = (sequence: number, state: RunState): RunEvent =>
   create(RunEventSchema, {
@@ -177,4 +178,36 @@ test("an endpoint where nothing listens is unreachable, and says so", async () =
   assert.equal(error.unreachable, true);
   assert.equal(error.code, Code.Unavailable);
   assert.match(error.message, new RegExp(`^cannot reach the IA Modules endpoint at 127\\.0\\.0\\.1:${port}`));
+});
+
+test("the token option, else IA_TOKEN, is sent as a bearer token", async () => {
+  const seen: (string | null)[] = [];
+  const clientWith = (token?: string): IAClient =>
+    new IAClient(
+      createRouterTransport(
+        ({ service }) => {
+          service(RegistryService, {
+            getPipeline(request, context) {
+              seen.push(context.requestHeader.get("authorization"));
+              return { pipeline: { name: request.name, revision: 1n } };
+            },
+          });
+        },
+        { transport: { interceptors: bearerInterceptors(token) } },
+      ),
+      { endpoint: "memory" },
+    );
+  const before = process.env.IA_TOKEN;
+  try {
+    process.env.IA_TOKEN = "from-env";
+    await clientWith().getPipeline("p");
+    await clientWith("iak_given").getPipeline("p");
+    delete process.env.IA_TOKEN;
+    await clientWith().getPipeline("p");
+  } finally {
+    if (before === undefined) delete process.env.IA_TOKEN;
+    else process.env.IA_TOKEN = before;
+  }
+
+  assert.deepEqual(seen, ["Bearer from-env", "Bearer iak_given", null]);
 });

@@ -32,6 +32,7 @@ from ia.pipeline.v1 import pipeline_pb2
 from ia.registry.v1 import message_pb2 as registry_messages
 from ia.registry.v1 import request_response_pb2 as registry_requests
 from ia.registry.v1 import service_pb2_grpc as registry_grpc
+from ia_modules.call_metadata import aio_interceptors, bearer, resolve_token, sync_interceptors
 from ia_modules.errors import IAError
 from ia_modules.tls import TLSSettings, aio_channel, channel
 
@@ -215,6 +216,7 @@ class Client:
         tls: TLS settings (`TLSSettings.from_files(ca=..., cert=..., key=...)`);
             without them or `credentials`, IA_TLS_CA/IA_TLS_CERT/IA_TLS_KEY when
             set, else plaintext.
+        token: an API key or JWT sent as `authorization: Bearer`; defaults to IA_TOKEN.
     """
 
     def __init__(
@@ -224,6 +226,7 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
         tls: TLSSettings | None = None,
+        token: str | None = None,
     ) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
@@ -231,6 +234,9 @@ class Client:
             self._channel = channel(self.endpoint, tls=tls)
         else:
             self._channel = grpc.secure_channel(self.endpoint, credentials)
+        token = resolve_token(token)
+        if token:
+            self._channel = grpc.intercept_channel(self._channel, *sync_interceptors(bearer(token)))
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
         self._executor = executor_grpc.ExecutorServiceStub(self._channel)
 
@@ -506,13 +512,16 @@ class AsyncClient:
         timeout: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
         tls: TLSSettings | None = None,
+        token: str | None = None,
     ) -> None:
         self.endpoint = resolve_endpoint(endpoint)
         self.timeout = timeout
+        token = resolve_token(token)
+        interceptors = aio_interceptors(bearer(token) if token else None)
         if credentials is None:
-            self._channel = aio_channel(self.endpoint, tls=tls)
+            self._channel = aio_channel(self.endpoint, tls=tls, interceptors=interceptors)
         else:
-            self._channel = grpc.aio.secure_channel(self.endpoint, credentials)
+            self._channel = grpc.aio.secure_channel(self.endpoint, credentials, interceptors=interceptors)
         self._registry = registry_grpc.RegistryServiceStub(self._channel)
         self._executor = executor_grpc.ExecutorServiceStub(self._channel)
 

@@ -122,13 +122,22 @@ def channel(target: str, *, options: ChannelOptions = (), tls: TLSSettings | Non
     return grpc.secure_channel(target, settings.channel_credentials(), options=[*options, *settings.channel_options()])
 
 
-def aio_channel(target: str, *, options: ChannelOptions = (), tls: TLSSettings | None = None) -> grpc.aio.Channel:
-    """The asyncio twin of `channel`."""
+def aio_channel(
+    target: str,
+    *,
+    options: ChannelOptions = (),
+    tls: TLSSettings | None = None,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
+) -> grpc.aio.Channel:
+    """The asyncio twin of `channel`; `interceptors` run on every call."""
     settings = tls if tls is not None else TLSSettings.from_env()
     if settings is None:
-        return grpc.aio.insecure_channel(target, options=list(options))
+        return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)
     return grpc.aio.secure_channel(
-        target, settings.channel_credentials(), options=[*options, *settings.channel_options()]
+        target,
+        settings.channel_credentials(),
+        options=[*options, *settings.channel_options()],
+        interceptors=interceptors,
     )
 
 

@@ -22,6 +22,7 @@ from ia.registry.v1 import request_response_pb2, service_pb2_grpc
 from ia_modules.definition import Code, Finding, Severity, validate
 from ia_modules import tls
 from ia_modules.engine import Plan, PlanError, compile_plan
+from ia_service_kit.identity import current_tenant, outgoing_metadata
 
 from ia_executor.errors import DefinitionRefused, InvalidInput, PipelineNotFound, RegistryUnavailable
 
@@ -58,7 +59,7 @@ class Definitions:
     def __init__(self, registry_address: str) -> None:
         self._registry_address = registry_address
         self._channel: grpc.aio.Channel | None = None
-        self._registered: dict[tuple[str, int], Definition] = {}
+        self._registered: dict[tuple[str, str, int], Definition] = {}
         self._plans: dict[str, Plan] = {}
         self._inline: dict[bytes, Definition] = {}
 
@@ -92,14 +93,15 @@ class Definitions:
         return Definition(pipeline.name, 0, document, self.plan(document))
 
     async def registered(self, name: str, revision: int) -> Definition:
-        """The registered pipeline ``name`` at ``revision`` (0: the latest)."""
-        cached = self._registered.get((name, revision)) if revision else None
+        """The current tenant's registered pipeline ``name`` at ``revision`` (0: the latest)."""
+        tenant = current_tenant()
+        cached = self._registered.get((tenant, name, revision)) if revision else None
         if cached is not None:
             return cached
         version = await self._fetch(name, revision)
         document = json_format.MessageToDict(version.definition, preserving_proto_field_name=True)
         definition = Definition(version.name, version.revision, document, self.plan(document))
-        self._registered[(version.name, version.revision)] = definition
+        self._registered[(tenant, version.name, version.revision)] = definition
         return definition
 
     async def _fetch(self, name: str, revision: int) -> Any:
@@ -108,7 +110,7 @@ class Definitions:
         stub = service_pb2_grpc.RegistryServiceStub(self._channel)
         request = request_response_pb2.GetPipelineRequest(name=name, revision=revision)
         try:
-            response = await stub.GetPipeline(request, timeout=_REGISTRY_TIMEOUT_S)
+            response = await stub.GetPipeline(request, timeout=_REGISTRY_TIMEOUT_S, metadata=outgoing_metadata())
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise PipelineNotFound(error.details() or f"pipeline {name!r} is not registered", name=name) from error

@@ -13,6 +13,7 @@ __all__ = [
     "RunAlreadyEnded",
     "RunNotFound",
     "RunNotPaused",
+    "TaskNotAssigned",
     "TaskNotFound",
     "TaskNotOpen",
 ]
@@ -65,6 +66,19 @@ class TaskNotOpen(ExecutorError):
 
     def __init__(self, task_id: str, state: str) -> None:
         super().__init__(f"task {task_id!r} is not waiting for input (it is {state})", task_id=task_id, state=state)
+
+
+class TaskNotAssigned(ExecutorError):
+    """The caller may see the task but is none of its assignees (and no admin)."""
+
+    reason = "NOT_AN_ASSIGNEE"
+
+    def __init__(self, task_id: str, assignees: list[str]) -> None:
+        super().__init__(
+            f"task {task_id!r} is assigned to {', '.join(assignees)}; only an assignee or an admin may answer it",
+            task_id=task_id,
+            assignees=",".join(assignees),
+        )
 
 
 class PipelineNotFound(ExecutorError):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+from ia_service_kit.identity import Identity
 
-__all__ = ["check_response"]
+__all__ = ["check_response", "may_answer"]
 
 
 def _path(parts: Any) -> str:
@@ -14,6 +15,23 @@ def _path(parts: Any) -> str:
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text
+
+
+def may_answer(identity: Identity, assignees: list[str]) -> bool:
+    """Whether ``identity`` may answer a task assigned to ``assignees``.
+
+    An assignee is a user (the caller's subject: a JWT's `sub`, `key:<id>` for an
+    API key) or `role:<role>` (anyone holding that role or one above it). A task
+    with no assignees is anyone's; an admin may answer any task, and so may a
+    service (or development mode), which answers for someone it has checked.
+    """
+    if not assignees or identity.is_service or identity.allows("admin"):
+        return True
+    for assignee in assignees:
+        kind, _, name = assignee.partition(":")
+        if assignee == identity.subject or (kind == "role" and identity.allows(name)):
+            return True
+    return False
 
 
 def check_response(ui_schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, str]]:

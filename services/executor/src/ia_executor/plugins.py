@@ -28,6 +28,7 @@ from ia_modules.engine import ErrorKind, EvaluateCondition, ExecuteStep
 from ia_modules.errors import IAError
 from ia_modules.plugin import CallInfo, Kind, PluginClient
 from ia_modules.plugin.host import PluginHostClient
+from ia_service_kit.identity import outgoing_metadata
 from ia_service_kit.logging import get_logger
 
 from ia_executor import records
@@ -129,7 +130,8 @@ class PluginRunner:
         self, address: str, *, report: Report | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.address = address
-        self._host = PluginHostClient(address)
+        # Each call says which tenant's run it serves, with this deployment's service token.
+        self._host = PluginHostClient(address, metadata=outgoing_metadata)
         self._report = report
         self._clock = clock
         self._resolved: dict[tuple[str, Kind], _Resolved] = {}

@@ -188,7 +188,13 @@ class ActiveRun:
             if key not in {k for k, _ in self.scheduler.open_tasks()}:
                 return False
             update = {"state": "SUBMITTED", "response": data, "submitter": submitter}
-            await self._apply(StepSucceeded(key, data, self._clock()), task_update=(key, update))
+            note = None
+            if submitter:
+                # Who answered is part of the run's history, next to what the step then did.
+                record = next(r for r in self.scheduler.step_runs if r.idempotency_key == key)
+                message = f"input submitted by {submitter}"
+                note = records.step_log_body(record.step_id, record.iteration, "info", message)
+            await self._apply(StepSucceeded(key, data, self._clock()), task_update=(key, update), note=note)
             return True
 
     async def release(self, *, step: bool, step_id: str, inputs: dict[str, Any]) -> None:
@@ -234,7 +240,12 @@ class ActiveRun:
 
     # ----- one decision -----------------------------------------------------------------------
 
-    async def _apply(self, signal: Signal, task_update: tuple[str, dict[str, Any]] | None = None) -> Decision:
+    async def _apply(
+        self,
+        signal: Signal,
+        task_update: tuple[str, dict[str, Any]] | None = None,
+        note: dict[str, Any] | None = None,
+    ) -> Decision:
         if self._stopped:
             return Decision()
         decision = self.scheduler.apply(signal)
@@ -242,6 +253,9 @@ class ActiveRun:
             self._schedule_timer()
             return decision
         commit = Commit(self.run_id)
+        if note is not None:
+            # Before the decision's events: a run that ends here ends on its last event.
+            self._add_event(commit, note, self._clock())
         self._record(commit, signal, decision)
         if task_update is not None:
             commit.task_updates.append(task_update)

@@ -26,6 +26,7 @@ from ia_modules.engine import (
     dry_run,
     signal_from_dict,
 )
+from ia_service_kit.identity import acting_for, current_identity, current_tenant
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageTokens, page_size
 
@@ -39,11 +40,12 @@ from ia_executor.errors import (
     RunAlreadyEnded,
     RunNotFound,
     RunNotPaused,
+    TaskNotAssigned,
     TaskNotFound,
     TaskNotOpen,
 )
 from ia_executor.feed import EventFeed
-from ia_executor.human_tasks import check_response
+from ia_executor.human_tasks import check_response, may_answer
 from ia_executor.inspection import Inspection
 from ia_executor.run import ActiveRun
 from ia_executor.store import RunRow, RunStore, RunView, StoredEvent, TaskRow
@@ -139,7 +141,7 @@ class Runs:
         """
         self._check_size(inputs_size)
         if request_id:
-            existing = await asyncio.to_thread(self._store.run_by_request, request_id)
+            existing = await asyncio.to_thread(self._store.run_by_request, request_id, current_tenant())
             if existing is not None:
                 return await self.get(existing.run_id)
         resolved = await self._resolve(pipeline_name, definition, revision)
@@ -151,7 +153,13 @@ class Runs:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise InvalidInput(f"the breakpoints and mocks do not fit the pipeline: {first}{more}", problems)
         return await self._create(
-            resolved, inputs, request_id, parent_run_id=None, breakpoints=breakpoints, mocks=mocks
+            resolved,
+            inputs,
+            request_id,
+            parent_run_id=None,
+            tenant=current_tenant(),
+            breakpoints=breakpoints,
+            mocks=mocks,
         )
 
     async def _create(
@@ -160,10 +168,11 @@ class Runs:
         inputs: dict[str, Any],
         request_id: str,
         parent_run_id: str | None,
+        tenant: str,
         breakpoints: tuple[tuple[str, str], ...] = (),
         mocks: dict[str, Any] | None = None,
     ) -> RunView:
-        """Store and start a run; the run already started with ``request_id`` instead, if any."""
+        """Store and start a run of ``tenant``; the run already started with ``request_id`` instead, if any."""
         now = self._clock()
         row = RunRow(
             run_id=str(uuid.uuid4()),
@@ -179,6 +188,7 @@ class Runs:
             start_time=None,
             end_time=None,
             last_sequence=0,
+            tenant=tenant,
         )
         active = self._activate(row, resolved.plan)
         existing = await active.begin(resolved.document, breakpoints, mocks)
@@ -224,7 +234,8 @@ class Runs:
 
     async def start_child(self, parent: ActiveRun, action: StartChildRun) -> None:
         """Start the child run of a `pipeline` step (once: its request id is the step's key)."""
-        existing = await asyncio.to_thread(self._store.run_by_request, action.key)
+        tenant = parent.row.tenant
+        existing = await asyncio.to_thread(self._store.run_by_request, action.key, tenant)
         if existing is not None:
             if existing.state in records.FINAL_RUN_STATES:
                 message = (existing.error or {}).get("message", "")
@@ -233,7 +244,8 @@ class Runs:
                 )
             return
         try:
-            resolved = await self._definitions.registered(action.pipeline_name, action.revision)
+            with acting_for(tenant):
+                resolved = await self._definitions.registered(action.pipeline_name, action.revision)
             self._check_inputs(resolved.plan, action.inputs)
         except ExecutorError as error:
             kind = {
@@ -245,7 +257,7 @@ class Runs:
                 StepFailed(action.key, kind, f"child pipeline {action.pipeline_name!r}: {error}", self._clock())
             )
             return
-        await self._create(resolved, action.inputs, action.key, parent_run_id=parent.run_id)
+        await self._create(resolved, action.inputs, action.key, parent_run_id=parent.run_id, tenant=tenant)
 
     async def _report_child(
         self, parent_id: str, key: str, child_id: str, state: RunState, outputs: Any, error_message: str
@@ -262,7 +274,8 @@ class Runs:
 
     async def cancel_child(self, key: str, reason: str) -> None:
         """Cancel the child run started for the work ``key``, if there is one."""
-        row = await asyncio.to_thread(self._store.run_by_request, key)
+        # Called from the parent run's own work, which acts for the parent's tenant.
+        row = await asyncio.to_thread(self._store.run_by_request, key, current_tenant())
         if row is not None and row.run_id in self._active:
             await self._active[row.run_id].signal(Cancel(f"parent run: {reason}", self._clock()))
 
@@ -275,12 +288,15 @@ class Runs:
     # ----- reading ---------------------------------------------------------------------------
 
     async def get(self, run_id: str) -> RunView:
-        """The run and its step runs as stored; raises RunNotFound."""
+        """The run and its step runs as stored; raises RunNotFound, also for a run of
+        another tenant (whether it exists is not the caller's business)."""
         active = self._active.get(run_id)
         if active is not None:
+            if active.row.tenant != current_tenant():
+                raise RunNotFound(run_id)
             return active.view()
         view = await asyncio.to_thread(self._store.view, run_id)
-        if view is None:
+        if view is None or view.row.tenant != current_tenant():
             raise RunNotFound(run_id)
         return view
 
@@ -291,9 +307,14 @@ class Runs:
         limit = page_size(size)
         query = {"pipeline_name": pipeline_name, "states": sorted(states)}
         after = self._tokens.decode(token, query=query)
+        tenant = current_tenant()
         rows = await asyncio.to_thread(
             lambda: self._store.list_runs(
-                size=limit + 1, after=tuple(after) if after else None, pipeline_name=pipeline_name, states=states
+                size=limit + 1,
+                after=tuple(after) if after else None,
+                pipeline_name=pipeline_name,
+                states=states,
+                tenant=tenant,
             )
         )
         next_token = ""
@@ -304,6 +325,7 @@ class Runs:
 
     async def watch(self, run_id: str, from_sequence: int) -> AsyncIterator[StoredEvent]:
         """The run's events after ``from_sequence``, then live ones until the run ends."""
+        await self.get(run_id)  # another tenant's run is not found
         queue = self.feed.subscribe(run_id)
         try:
             found = await asyncio.to_thread(self._store.events_after, run_id, from_sequence)
@@ -359,10 +381,10 @@ class Runs:
 
         Raises RunNotFound.
         """
+        view = await self.get(run_id)  # another tenant's run is not found
         active = self._active.get(run_id)
         if active is not None:
             return Inspection.of(active.view(), active.scheduler)
-        view = await self.get(run_id)
         material = await asyncio.to_thread(self._store.replay_material, run_id)
         if material is None:
             raise RunNotFound(run_id)
@@ -386,9 +408,10 @@ class Runs:
         states = states or ["OPEN"]
         query = {"run_id": run_id, "states": sorted(states)}
         after = self._tokens.decode(token, query=query)
+        tenant = current_tenant()
         rows = await asyncio.to_thread(
             lambda: self._store.list_tasks(
-                size=limit + 1, after=tuple(after) if after else None, run_id=run_id, states=states
+                size=limit + 1, after=tuple(after) if after else None, run_id=run_id, states=states, tenant=tenant
             )
         )
         next_token = ""
@@ -400,11 +423,23 @@ class Runs:
     async def submit(self, task_id: str, data: dict[str, Any], submitter: str) -> TaskRow:
         """Answer a task and resume its run.
 
-        Raises TaskNotFound, TaskNotOpen, or InvalidInput (the task stays open).
+        The submitter recorded is the authenticated caller; ``submitter`` is taken
+        as given only from a service (or in development mode). Raises TaskNotFound
+        (also for another tenant's task), TaskNotAssigned, TaskNotOpen, or
+        InvalidInput (the task stays open).
         """
         task = await asyncio.to_thread(self._store.task, task_id)
         if task is None:
             raise TaskNotFound(task_id)
+        try:
+            await self.get(task.run_id)
+        except RunNotFound:
+            raise TaskNotFound(task_id) from None
+        identity = current_identity()
+        if not may_answer(identity, task.assignees):
+            raise TaskNotAssigned(task_id, task.assignees)
+        if not identity.is_service:
+            submitter = identity.subject
         if task.state != "OPEN":
             raise TaskNotOpen(task_id, task.state)
         violations = check_response(task.ui_schema, data)
@@ -454,7 +489,9 @@ class Runs:
                 continue
             resumed.append(self._activate(row, plan))
         for active in resumed:
-            await active.resume()
+            # No call started this work: it acts for the run's tenant from here on.
+            with acting_for(active.row.tenant):
+                await active.resume()
         return len(resumed)
 
     async def stop(self) -> None:

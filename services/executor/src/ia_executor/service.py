@@ -24,6 +24,7 @@ _STATUS = {
     errors.TaskNotFound: grpc.StatusCode.NOT_FOUND,
     errors.PipelineNotFound: grpc.StatusCode.NOT_FOUND,
     errors.TaskNotOpen: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TaskNotAssigned: grpc.StatusCode.PERMISSION_DENIED,
     errors.RunAlreadyEnded: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RunNotPaused: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,

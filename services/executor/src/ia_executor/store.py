@@ -33,6 +33,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from ia_service_kit.database import Database, Migration
+from ia_service_kit.identity import DEFAULT_TENANT
 from sqlalchemy.engine import Connection, RowMapping
 
 __all__ = ["MIGRATIONS", "RUN_FIELDS", "Commit", "RunRow", "RunStore", "RunView", "StoredEvent", "TaskRow"]
@@ -51,11 +52,16 @@ runs = sa.Table(
     sa.Column("outputs", sa.JSON, nullable=True),
     sa.Column("error", sa.JSON, nullable=True),
     sa.Column("parent_run_id", sa.String(64), nullable=True),
-    sa.Column("request_id", sa.String, nullable=True, unique=True),
+    sa.Column("request_id", sa.String, nullable=True),
     sa.Column("create_time", sa.Float, nullable=False),
     sa.Column("start_time", sa.Float, nullable=True),
     sa.Column("end_time", sa.Float, nullable=True),
     sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    # Who the run belongs to: a run of another tenant is not found. Request ids are
+    # unique within a tenant, so one tenant's id never finds another's run.
+    sa.Column("tenant", sa.String(63), nullable=False, default=DEFAULT_TENANT),
+    sa.UniqueConstraint("tenant", "request_id", name="runs_by_tenant_request"),
+    sa.Index("runs_by_tenant_time", "tenant", "create_time", "run_id"),
     sa.Index("runs_by_time", "create_time", "run_id"),
     sa.Index("runs_by_pipeline", "pipeline_name", "create_time"),
     sa.Index("runs_by_state", "state"),
@@ -128,7 +134,9 @@ MIGRATIONS: list[Migration] = [(1, _create_tables)]
 # rows): building a statement per call costs more than the database work itself.
 _RUN_COLUMNS = [column for column in runs.c if column.name != "definition"]
 _select_run = sa.select(*_RUN_COLUMNS).where(runs.c.run_id == sa.bindparam("run_id"))
-_select_run_by_request = sa.select(*_RUN_COLUMNS).where(runs.c.request_id == sa.bindparam("request_id"))
+_select_run_by_request = sa.select(*_RUN_COLUMNS).where(
+    (runs.c.request_id == sa.bindparam("request_id")) & (runs.c.tenant == sa.bindparam("tenant"))
+)
 _select_steps = sa.select(step_runs).where(step_runs.c.run_id == sa.bindparam("run_id")).order_by(step_runs.c.position)
 _select_signals = (
     sa.select(run_signals.c.signal)
@@ -197,6 +205,7 @@ class RunRow:
     start_time: float | None
     end_time: float | None
     last_sequence: int
+    tenant: str = DEFAULT_TENANT
 
 
 @dataclass(frozen=True)
@@ -265,13 +274,13 @@ def _task(row: RowMapping) -> TaskRow:
     return TaskRow(**row)
 
 
-def _run_with_request(connection: Connection, request_id: str | None, created: dict[str, RunRow]) -> RunRow | None:
-    """The run stored, or being stored in this batch (``created``), under ``request_id``."""
-    if not request_id:
+def _run_with_request(connection: Connection, row: RunRow, created: dict[tuple[str, str], RunRow]) -> RunRow | None:
+    """The run stored, or being stored in this batch (``created``), under ``row``'s tenant and request id."""
+    if not row.request_id:
         return None
-    if request_id in created:
-        return created[request_id]
-    found = connection.execute(_select_run_by_request, {"request_id": request_id}).first()
+    if (row.tenant, row.request_id) in created:
+        return created[(row.tenant, row.request_id)]
+    found = connection.execute(_select_run_by_request, {"request_id": row.request_id, "tenant": row.tenant}).first()
     return None if found is None else _run(found._mapping)
 
 
@@ -371,7 +380,8 @@ class RunStore:
     def _refused(self, write: _Write, error: Exception) -> RunRow | Exception:
         if write.new_run is not None and isinstance(error, sa.exc.IntegrityError):
             # Another process stored a run with the same request id first.
-            existing = self.run_by_request(write.new_run[0].request_id or "")
+            new_row = write.new_run[0]
+            existing = self.run_by_request(new_row.request_id or "", new_row.tenant)
             if existing is not None:
                 return existing
         return error
@@ -381,7 +391,7 @@ class RunStore:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _BATCH_STATEMENTS}
         task_updates: list[dict[str, Any]] = []
         outcomes: list[RunRow | None] = []
-        created: dict[str, RunRow] = {}  # request id -> the new run of this batch
+        created: dict[tuple[str, str], RunRow] = {}  # (tenant, request id) -> the new run of this batch
         for write in batch:
             commit = write.commit
             if write.new_run is None:
@@ -389,13 +399,13 @@ class RunStore:
                 outcomes.append(None)
             else:
                 row, definition = write.new_run
-                existing = _run_with_request(connection, row.request_id, created)
+                existing = _run_with_request(connection, row, created)
                 if existing is not None:
                     outcomes.append(existing)
                     continue
                 stored = RunRow(**(row.__dict__ | commit.run))
                 if row.request_id:
-                    created[row.request_id] = stored
+                    created[(row.tenant, row.request_id)] = stored
                 rows["new_runs"].append(stored.__dict__ | {"definition": definition})
                 outcomes.append(stored)
             run_id = commit.run_id
@@ -428,10 +438,10 @@ class RunStore:
             steps = connection.execute(_select_steps, {"run_id": run_id}).mappings()
             return RunView(_run(row._mapping), [dict(step) for step in steps])
 
-    def run_by_request(self, request_id: str) -> RunRow | None:
-        """The run started with this request id, or None."""
+    def run_by_request(self, request_id: str, tenant: str = DEFAULT_TENANT) -> RunRow | None:
+        """The run of ``tenant`` started with this request id, or None."""
         with self._database.read() as connection:
-            row = connection.execute(_select_run_by_request, {"request_id": request_id}).first()
+            row = connection.execute(_select_run_by_request, {"request_id": request_id, "tenant": tenant}).first()
             return _run(row._mapping) if row is not None else None
 
     def journal(self, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -479,10 +489,16 @@ class RunStore:
             return found
 
     def list_runs(
-        self, *, size: int, after: tuple[float, str] | None, pipeline_name: str, states: Sequence[str]
+        self,
+        *,
+        size: int,
+        after: tuple[float, str] | None,
+        pipeline_name: str,
+        states: Sequence[str],
+        tenant: str = DEFAULT_TENANT,
     ) -> list[RunRow]:
-        """Runs newest first, after the (create_time, run_id) key of the previous page."""
-        query = sa.select(*_RUN_COLUMNS)
+        """Runs of ``tenant`` newest first, after the (create_time, run_id) key of the previous page."""
+        query = sa.select(*_RUN_COLUMNS).where(runs.c.tenant == tenant)
         if pipeline_name:
             query = query.where(runs.c.pipeline_name == pipeline_name)
         if states:
@@ -501,10 +517,19 @@ class RunStore:
             return _task(row._mapping) if row is not None else None
 
     def list_tasks(
-        self, *, size: int, after: tuple[float, str] | None, run_id: str, states: Sequence[str]
+        self,
+        *,
+        size: int,
+        after: tuple[float, str] | None,
+        run_id: str,
+        states: Sequence[str],
+        tenant: str = DEFAULT_TENANT,
     ) -> list[TaskRow]:
-        """Tasks oldest first, after the (create_time, task_id) key of the previous page."""
-        query = sa.select(human_tasks).where(human_tasks.c.state.in_(list(states)))
+        """Tasks of ``tenant``'s runs oldest first, after the (create_time, task_id) key of the previous page."""
+        of_tenant = sa.select(runs.c.run_id).where(runs.c.tenant == tenant)
+        query = sa.select(human_tasks).where(
+            human_tasks.c.state.in_(list(states)) & human_tasks.c.run_id.in_(of_tenant)
+        )
         if run_id:
             query = query.where(human_tasks.c.run_id == run_id)
         if after is not None:

@@ -42,6 +42,7 @@ from ia_modules.engine import (
     TaskClosed,
 )
 from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
+from ia_service_kit.identity import DEFAULT_TENANT, current_tenant
 from ia_service_kit.telemetry import (
     PIPELINE_EXECUTION_DURATION,
     PIPELINE_HUMAN_TASKS_WAITING,
@@ -175,6 +176,11 @@ class RunTelemetry:
 
     def _open_run(self, now: float, now_ns: int, *, resumed: bool = False) -> None:
         attributes: dict[str, Any] = {"ia.kind": "run", "run_id": self.run_id, "pipeline": self.pipeline}
+        tenant = current_tenant()
+        if tenant != DEFAULT_TENANT:
+            # The run's work acts for its tenant; the telemetry service files the trace
+            # under it (a trace that names none is the default tenant's).
+            attributes["tenant"] = tenant
         if resumed:
             attributes["resumed"] = True
         # A resumed run has no caller: it starts a trace of its own.

@@ -1,8 +1,9 @@
 """Opaque, signed page tokens (AIP-158).
 
 A token is `base64url(JSON) "." base64url(HMAC-SHA256)`. The JSON holds the last
-key of the page and a fingerprint of the query (its filters), so a token cannot be
-forged, edited, or replayed against a different query. The HMAC secret is created
+key of the page and a fingerprint of the query (its filters) and of the caller's
+tenant, so a token cannot be forged, edited, or replayed against a different query
+or by another tenant. The HMAC secret is created
 once per service and kept in its database, so every replica accepts every
 replica's tokens and a restart does not invalidate them.
 """
@@ -17,6 +18,8 @@ import json
 import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from ia_service_kit.identity import current_tenant
 
 if TYPE_CHECKING:
     from ia_service_kit.database import Database
@@ -66,7 +69,8 @@ def _b64decode(text: str) -> bytes:
 
 
 def _fingerprint(query: Mapping[str, Any]) -> str:
-    canonical = json.dumps(query, sort_keys=True, separators=(",", ":"), default=str)
+    scoped = {"query": query, "tenant": current_tenant()}
+    canonical = json.dumps(scoped, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import ia
+from ia_service_kit.auth import AuthInterceptor, Authenticator, AuthSettings, AuthSettingsError
 from ia_service_kit.config import ServiceConfig
 from ia_service_kit.database import Database
 from ia_service_kit.errors import ErrorInterceptor
@@ -120,17 +121,22 @@ class RunningServer:
         await self._server.wait_for_termination()
 
 
-async def start(config: ServiceConfig, wire: Wire) -> RunningServer:
+async def start(config: ServiceConfig, wire: Wire, *, auth: AuthSettings | None = None) -> RunningServer:
     """Wires the service, binds, starts serving and marks it SERVING.
 
-    Raises OSError when the port cannot be bound.
+    `auth` defaults to the settings in the environment (see `ia_service_kit.auth`).
+    Raises OSError when the port cannot be bound, AuthSettingsError when a
+    non-loopback address is to be bound without authentication.
     """
+    auth = auth or AuthSettings.from_env(config.data_dir)
     wiring = wire(config)
     if inspect.isawaitable(wiring):
         wiring = await wiring
+    authenticator = Authenticator.for_settings(auth)
     server = grpc.aio.server(
         # Telemetry outermost, so it sees the status the error interceptor settles on.
-        interceptors=[*server_interceptors(), ErrorInterceptor()],
+        # Authentication innermost: its refusals are aborts, which the error interceptor passes on.
+        interceptors=[*server_interceptors(), ErrorInterceptor(), AuthInterceptor(authenticator)],
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -162,10 +168,30 @@ async def start(config: ServiceConfig, wire: Wire) -> RunningServer:
         else:
             port = server.add_secure_port(_endpoint(config.host, config.bind_port), config.tls.server_credentials())
     except RuntimeError as error:
+        authenticator.close()
         if wiring.database is not None:
             wiring.database.close()
         raise OSError(f"cannot bind {_endpoint(config.host, config.bind_port)}: {error}") from error
+    # Checked once the address is known to be bindable, and before anything is served.
+    try:
+        auth.check_bind(config.host)
+    except AuthSettingsError:
+        await server.stop(0)
+        authenticator.close()
+        if wiring.database is not None:
+            wiring.database.close()
+        raise
     await server.start()
+    if auth.enabled:
+        jwt = bool(auth.jwt_secret or auth.jwks_file)
+        log.info("authentication on", keys=auth.keys_url.split("://", 1)[0], jwt=jwt)
+    else:
+        log.warning(
+            "development mode: no authentication, every caller acts as a trusted service; "
+            "allowed only because the address is loopback",
+            host=config.host,
+        )
+    wiring.on_stop = [*wiring.on_stop, _closing(authenticator)]
     for hook in wiring.on_start:
         await hook()
     for name in ["", *served]:
@@ -178,6 +204,13 @@ async def start(config: ServiceConfig, wire: Wire) -> RunningServer:
         tls="mutual" if config.tls is not None and config.tls.mutual else "on" if config.tls is not None else "off",
     )
     return RunningServer(config, server, port, health_servicer, wiring)
+
+
+def _closing(authenticator: Authenticator) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        authenticator.close()
+
+    return close
 
 
 def _service_names_of(add_servicer: AddServicer) -> list[str]:
@@ -236,7 +269,7 @@ def run(config: ServiceConfig, wire: Wire, *, tracing: bool = True) -> int:
         if tracing:
             tracer = configure_tracing(config.name)
         asyncio.run(serve(config, wire))
-    except (OSError, TelemetrySettingsError) as error:
+    except (OSError, TelemetrySettingsError, AuthSettingsError) as error:
         log.error("cannot start", error=str(error))
         return 1
     except Exception:

@@ -51,6 +51,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from ia_modules.tls import TLSSettings
 
 from ia_service_kit.interception import Behavior, WrappedHandlers
+from ia_service_kit.identity import service_authorization
 from ia_service_kit.logging import get_logger
 
 if TYPE_CHECKING:
@@ -404,6 +405,7 @@ def configure_tracing(
     if exporter is None:
         endpoint = settings.otlp_endpoint
         own_tls = TLSSettings.from_env()
+        headers = dict(service_authorization()) or None
         if own_tls is not None and "://" not in endpoint:
             # The project's own telemetry service: dialled with the TLS every service uses.
             exporter = OTLPSpanExporter(
@@ -411,10 +413,14 @@ def configure_tracing(
                 insecure=False,
                 credentials=own_tls.channel_credentials(),
                 timeout=settings.export_timeout_s,
+                headers=headers,
             )
         else:
             exporter = OTLPSpanExporter(
-                endpoint=endpoint, insecure=not endpoint.startswith("https://"), timeout=settings.export_timeout_s
+                endpoint=endpoint,
+                insecure=not endpoint.startswith("https://"),
+                timeout=settings.export_timeout_s,
+                headers=headers,
             )
     queue = SpanQueue(exporter, max_queue_size=settings.queue_size, delay_s=settings.export_delay_s)
     previous, _router.current = _router.current, queue

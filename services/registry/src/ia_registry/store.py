@@ -7,6 +7,11 @@ Tables:
 - `pipeline_versions`: every stored revision, immutable; (name, revision) is the
   primary key, so a revision number can never be taken twice.
 - `pipeline_labels`: the labels of each pipeline's latest revision, for filtering.
+
+Every row belongs to a tenant, part of each key: a name is unique within its
+tenant, and every query keeps to the tenant of the call being served
+(`ia_service_kit.identity.current_tenant()`), so another tenant's pipeline is
+simply not found.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from sqlalchemy.engine import Connection, RowMapping
 from ia.pipeline.v1 import pipeline_pb2
 from ia_registry.errors import ConcurrentModification, EtagMismatch, PipelineAlreadyExists, PipelineNotFound
 from ia_service_kit.database import Database, Migration
+from ia_service_kit.identity import current_tenant
 
 metadata = sa.MetaData()
 
 pipelines = sa.Table(
     "pipelines",
     metadata,
+    sa.Column("tenant", sa.String(63), primary_key=True),
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("latest_revision", sa.BigInteger, nullable=False),
     sa.Column("create_time", sa.DateTime, nullable=False),
@@ -38,7 +45,8 @@ pipelines = sa.Table(
 pipeline_versions = sa.Table(
     "pipeline_versions",
     metadata,
-    sa.Column("name", sa.String, sa.ForeignKey("pipelines.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tenant", sa.String(63), primary_key=True),
+    sa.Column("name", sa.String, primary_key=True),
     sa.Column("revision", sa.BigInteger, primary_key=True),
     sa.Column("definition_json", sa.Text, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
@@ -46,15 +54,18 @@ pipeline_versions = sa.Table(
     sa.Column("create_time", sa.DateTime, nullable=False),
     sa.Column("source_dialect", sa.String(32), nullable=False),
     sa.Column("request_id", sa.String, nullable=True),
-    sa.Index("pipeline_versions_by_request", "name", "request_id"),
+    sa.ForeignKeyConstraint(["tenant", "name"], ["pipelines.tenant", "pipelines.name"], ondelete="CASCADE"),
+    sa.Index("pipeline_versions_by_request", "tenant", "name", "request_id"),
 )
 
 pipeline_labels = sa.Table(
     "pipeline_labels",
     metadata,
-    sa.Column("name", sa.String, sa.ForeignKey("pipelines.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tenant", sa.String(63), primary_key=True),
+    sa.Column("name", sa.String, primary_key=True),
     sa.Column("key", sa.String, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(["tenant", "name"], ["pipelines.tenant", "pipelines.name"], ondelete="CASCADE"),
     sa.Index("pipeline_labels_by_key", "key"),
 )
 
@@ -117,8 +128,20 @@ def _version(row: RowMapping) -> StoredVersion:
 
 _LATEST = sa.select(pipeline_versions).join(
     pipelines,
-    (pipelines.c.name == pipeline_versions.c.name) & (pipelines.c.latest_revision == pipeline_versions.c.revision),
+    (pipelines.c.tenant == pipeline_versions.c.tenant)
+    & (pipelines.c.name == pipeline_versions.c.name)
+    & (pipelines.c.latest_revision == pipeline_versions.c.revision),
 )
+
+
+def _head(name: str) -> sa.ColumnElement[bool]:
+    """The `pipelines` row of `name` in the caller's tenant."""
+    return (pipelines.c.tenant == current_tenant()) & (pipelines.c.name == name)
+
+
+def _versions_of(name: str) -> sa.ColumnElement[bool]:
+    """The `pipeline_versions` rows of `name` in the caller's tenant."""
+    return (pipeline_versions.c.tenant == current_tenant()) & (pipeline_versions.c.name == name)
 
 
 class PipelineStore:
@@ -134,9 +157,7 @@ class PipelineStore:
 
     def get(self, name: str, revision: int) -> StoredVersion | None:
         """One revision of `name`, or None."""
-        query = sa.select(pipeline_versions).where(
-            (pipeline_versions.c.name == name) & (pipeline_versions.c.revision == revision)
-        )
+        query = sa.select(pipeline_versions).where(_versions_of(name) & (pipeline_versions.c.revision == revision))
         with self._database.read() as connection:
             row = connection.execute(query).mappings().first()
         return _version(row) if row else None
@@ -152,11 +173,13 @@ class PipelineStore:
                 earlier = self._by_request(connection, new.name, request_id)
                 if earlier is not None:
                     return earlier, False
-                if connection.execute(sa.select(pipelines.c.name).where(pipelines.c.name == new.name)).first():
+                if connection.execute(sa.select(pipelines.c.name).where(_head(new.name))).first():
                     raise PipelineAlreadyExists(new.name)
                 now = _now()
                 connection.execute(
-                    pipelines.insert().values(name=new.name, latest_revision=1, create_time=now, update_time=now)
+                    pipelines.insert().values(
+                        tenant=current_tenant(), name=new.name, latest_revision=1, create_time=now, update_time=now
+                    )
                 )
                 return self._insert_version(connection, new, 1, now, request_id), True
         except sa.exc.IntegrityError:
@@ -178,11 +201,11 @@ class PipelineStore:
                 now = _now()
                 moved = connection.execute(
                     pipelines.update()
-                    .where((pipelines.c.name == new.name) & (pipelines.c.latest_revision == after))
+                    .where(_head(new.name) & (pipelines.c.latest_revision == after))
                     .values(latest_revision=after + 1, update_time=now)
                 )
                 if moved.rowcount != 1:
-                    if connection.execute(sa.select(pipelines.c.name).where(pipelines.c.name == new.name)).first():
+                    if connection.execute(sa.select(pipelines.c.name).where(_head(new.name))).first():
                         raise RevisionConflict(new.name)
                     raise PipelineNotFound(new.name)
                 return self._insert_version(connection, new, after + 1, now, None)
@@ -201,12 +224,12 @@ class PipelineStore:
             if etag and etag != latest.etag:
                 raise EtagMismatch(name, etag)
             count = connection.execute(
-                sa.select(sa.func.count()).select_from(pipeline_versions).where(pipeline_versions.c.name == name)
+                sa.select(sa.func.count()).select_from(pipeline_versions).where(_versions_of(name))
             ).scalar_one()
             # Guarded by the revision just checked, so a concurrent update cannot slip in
             # between; the versions and labels go with the head row (ON DELETE CASCADE).
             removed = connection.execute(
-                pipelines.delete().where((pipelines.c.name == name) & (pipelines.c.latest_revision == latest.revision))
+                pipelines.delete().where(_head(name) & (pipelines.c.latest_revision == latest.revision))
             )
             if removed.rowcount != 1:
                 raise EtagMismatch(name, etag) if etag else ConcurrentModification(name)
@@ -221,7 +244,7 @@ class PipelineStore:
         labels: Mapping[str, str] | None = None,
     ) -> list[StoredVersion]:
         """The latest revision of each pipeline by name, after `after_name`, filtered."""
-        query = _LATEST
+        query = _LATEST.where(pipelines.c.tenant == current_tenant())
         if after_name is not None:
             query = query.where(pipelines.c.name > after_name)
         if name_prefix:
@@ -229,7 +252,8 @@ class PipelineStore:
         for key, value in sorted((labels or {}).items()):
             query = query.where(
                 sa.exists().where(
-                    (pipeline_labels.c.name == pipelines.c.name)
+                    (pipeline_labels.c.tenant == pipelines.c.tenant)
+                    & (pipeline_labels.c.name == pipelines.c.name)
                     & (pipeline_labels.c.key == key)
                     & (pipeline_labels.c.value == value)
                 )
@@ -243,27 +267,25 @@ class PipelineStore:
 
         Raises PipelineNotFound when the pipeline does not exist.
         """
-        query = sa.select(pipeline_versions).where(pipeline_versions.c.name == name)
+        query = sa.select(pipeline_versions).where(_versions_of(name))
         if before_revision is not None:
             query = query.where(pipeline_versions.c.revision < before_revision)
         query = query.order_by(pipeline_versions.c.revision.desc()).limit(limit)
         with self._database.read() as connection:
-            if not connection.execute(sa.select(pipelines.c.name).where(pipelines.c.name == name)).first():
+            if not connection.execute(sa.select(pipelines.c.name).where(_head(name))).first():
                 raise PipelineNotFound(name)
             return [_version(row) for row in connection.execute(query).mappings()]
 
     @staticmethod
     def _latest(connection: Connection, name: str) -> StoredVersion | None:
-        row = connection.execute(_LATEST.where(pipelines.c.name == name)).mappings().first()
+        row = connection.execute(_LATEST.where(_head(name))).mappings().first()
         return _version(row) if row else None
 
     @staticmethod
     def _by_request(connection: Connection, name: str, request_id: str | None) -> StoredVersion | None:
         if not request_id:
             return None
-        query = sa.select(pipeline_versions).where(
-            (pipeline_versions.c.name == name) & (pipeline_versions.c.request_id == request_id)
-        )
+        query = sa.select(pipeline_versions).where(_versions_of(name) & (pipeline_versions.c.request_id == request_id))
         row = connection.execute(query).mappings().first()
         return _version(row) if row else None
 
@@ -284,6 +306,7 @@ class PipelineStore:
         )
         connection.execute(
             pipeline_versions.insert().values(
+                tenant=current_tenant(),
                 name=version.name,
                 revision=version.revision,
                 definition_json=version.definition_json,
@@ -294,11 +317,17 @@ class PipelineStore:
                 request_id=request_id or None,
             )
         )
-        connection.execute(pipeline_labels.delete().where(pipeline_labels.c.name == new.name))
+        tenant = current_tenant()
+        connection.execute(
+            pipeline_labels.delete().where((pipeline_labels.c.tenant == tenant) & (pipeline_labels.c.name == new.name))
+        )
         if new.labels:
             connection.execute(
                 pipeline_labels.insert(),
-                [{"name": new.name, "key": key, "value": value} for key, value in new.labels.items()],
+                [
+                    {"tenant": tenant, "name": new.name, "key": key, "value": value}
+                    for key, value in new.labels.items()
+                ],
             )
         return version
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from ia.telemetry.v1 import message_pb2
 from ia_service_kit.database import Database, Migration
+from ia_service_kit.identity import DEFAULT_TENANT, current_tenant
 from ia_telemetry.points import MetricPoint
 from ia_telemetry.spans import SpanRecord
 
@@ -59,6 +60,9 @@ traces_table = sa.Table(
     sa.Column("start_ns", sa.BigInteger, nullable=False),
     sa.Column("end_ns", sa.BigInteger, nullable=False),
     sa.Column("span_count", sa.Integer, nullable=False),
+    # The tenant named by the trace's spans (the `tenant` attribute the kit puts on
+    # each call's span and the executor on each run's); "" until one names it.
+    sa.Column("tenant", sa.String(63), nullable=False, default=""),
     sa.Index("telemetry_traces_by_start", "start_ns", "trace_id"),
     sa.Index("telemetry_traces_by_run", "run_id"),
     sa.Index("telemetry_traces_by_pipeline", "pipeline", "start_ns"),
@@ -85,7 +89,9 @@ benchmarks_table = sa.Table(
     sa.Column("benchmark_id", sa.String(36), primary_key=True),
     sa.Column("suite", sa.Text, nullable=False),
     sa.Column("start_ns", sa.BigInteger, nullable=False),
-    sa.Column("request_id", sa.Text, nullable=True, unique=True),
+    sa.Column("tenant", sa.String(63), nullable=False, default=DEFAULT_TENANT),
+    sa.Column("request_id", sa.Text, nullable=True),
+    sa.UniqueConstraint("tenant", "request_id", name="telemetry_benchmarks_by_tenant_request"),
     # The BenchmarkRun as proto3 JSON: figures and notes are only ever read whole.
     sa.Column("body_json", sa.Text, nullable=False),
     sa.Index("telemetry_benchmarks_by_start", "start_ns", "benchmark_id"),
@@ -169,6 +175,7 @@ def _merge(summary: dict[str, Any] | None, spans: Sequence[SpanRecord]) -> dict[
         "root_start_ns": first.start_ns,
         "pipeline": "",
         "run_id": "",
+        "tenant": "",
         "status": message_pb2.SPAN_STATUS_OK,
         "start_ns": first.start_ns,
         "end_ns": first.end_ns,
@@ -186,6 +193,8 @@ def _merge(summary: dict[str, Any] | None, spans: Sequence[SpanRecord]) -> dict[
             merged["pipeline"] = span.attributes["pipeline"]
         if not merged["run_id"] and isinstance(span.attributes.get("run_id"), str):
             merged["run_id"] = span.attributes["run_id"]
+        if not merged.get("tenant") and isinstance(span.attributes.get("tenant"), str):
+            merged["tenant"] = span.attributes["tenant"]
         if span.failed:
             merged["status"] = message_pb2.SPAN_STATUS_ERROR
     merged["start_ns"] = min(merged["start_ns"], first.start_ns)
@@ -264,7 +273,7 @@ class TelemetryStore:
     ) -> list[TraceRow]:
         """Trace summaries newest first, after the key `(start_ns, trace_id)`, filtered."""
         table = traces_table
-        query = sa.select(table)
+        query = sa.select(table).where(_visible_trace())
         if after is not None:
             start_ns, trace_id = after
             query = query.where(
@@ -288,7 +297,9 @@ class TelemetryStore:
         """A trace's summary and spans (by start time), or None."""
         with self._database.read() as connection:
             row = (
-                connection.execute(sa.select(traces_table).where(traces_table.c.trace_id == trace_id))
+                connection.execute(
+                    sa.select(traces_table).where((traces_table.c.trace_id == trace_id) & _visible_trace())
+                )
                 .mappings()
                 .first()
             )
@@ -368,6 +379,7 @@ class TelemetryStore:
                 connection.execute(
                     benchmarks_table.insert().values(
                         benchmark_id=benchmark_id,
+                        tenant=current_tenant(),
                         suite=suite,
                         start_ns=start_ns,
                         request_id=request_id or None,
@@ -392,13 +404,17 @@ class TelemetryStore:
     def _by_request(connection: Connection, request_id: str) -> dict[str, Any] | None:
         if not request_id:
             return None
-        query = sa.select(benchmarks_table.c.body_json).where(benchmarks_table.c.request_id == request_id)
+        query = sa.select(benchmarks_table.c.body_json).where(
+            (benchmarks_table.c.request_id == request_id) & (benchmarks_table.c.tenant == current_tenant())
+        )
         found = connection.execute(query).scalar_one_or_none()
         return json.loads(found) if found is not None else None
 
     def benchmark(self, benchmark_id: str) -> dict[str, Any] | None:
         """One benchmark run as stored, or None."""
-        query = sa.select(benchmarks_table.c.body_json).where(benchmarks_table.c.benchmark_id == benchmark_id)
+        query = sa.select(benchmarks_table.c.body_json).where(
+            (benchmarks_table.c.benchmark_id == benchmark_id) & (benchmarks_table.c.tenant == current_tenant())
+        )
         with self._database.read() as connection:
             found = connection.execute(query).scalar_one_or_none()
         return json.loads(found) if found is not None else None
@@ -408,7 +424,9 @@ class TelemetryStore:
     ) -> list[tuple[int, str, dict[str, Any]]]:
         """(start_ns, benchmark_id, run) newest first, after the key `after`, filtered."""
         table = benchmarks_table
-        query = sa.select(table.c.start_ns, table.c.benchmark_id, table.c.body_json)
+        query = sa.select(table.c.start_ns, table.c.benchmark_id, table.c.body_json).where(
+            table.c.tenant == current_tenant()
+        )
         if after is not None:
             start_ns, benchmark_id = after
             query = query.where(
@@ -427,6 +445,14 @@ class TelemetryStore:
         query = query.order_by(table.c.start_ns.desc(), table.c.benchmark_id.desc()).limit(limit)
         with self._database.read() as connection:
             return [(row.start_ns, row.benchmark_id, json.loads(row.body_json)) for row in connection.execute(query)]
+
+
+def _visible_trace() -> sa.ColumnElement[bool]:
+    """Traces of the caller's tenant; those no span named a tenant for count as the default tenant's."""
+    tenant = current_tenant()
+    if tenant == DEFAULT_TENANT:
+        return traces_table.c.tenant.in_([tenant, ""])
+    return traces_table.c.tenant == tenant
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

@@ -89,6 +89,7 @@ def record_in_telemetry(result: BenchmarkResult, endpoint: str | None = None) ->
 
     from ia.telemetry.v1 import message_pb2, request_response_pb2, service_pb2_grpc
     from ia_modules import tls
+    from ia_modules.call_metadata import bearer, resolve_token, sync_interceptors
     from ia_modules.client import resolve_endpoint
 
     address = resolve_endpoint(endpoint)
@@ -111,7 +112,9 @@ def record_in_telemetry(result: BenchmarkResult, endpoint: str | None = None) ->
     request = request_response_pb2.RecordBenchmarkRequest(
         benchmark=benchmark, request_id=f"{result.pipeline}/{result.started_at}/{result.wall_s}"
     )
-    with tls.channel(address) as channel:
+    token = resolve_token()
+    with tls.channel(address) as plain:
+        channel = grpc.intercept_channel(plain, *sync_interceptors(bearer(token) if token else None))
         try:
             recorded = service_pb2_grpc.TelemetryServiceStub(channel).RecordBenchmark(
                 request, timeout=_TELEMETRY_TIMEOUT_S

@@ -64,6 +64,7 @@ class Settings:
     debug: bool = False
     endpoint: str | None = None
     timeout_s: float | None = None
+    token: str | None = None
 
 
 settings = Settings()
@@ -77,7 +78,7 @@ def connect() -> "Client":
     """A client for the endpoint the global options (or IA_ENDPOINT) name."""
     from ia_modules.client import DEFAULT_TIMEOUT_S, Client
 
-    return Client(settings.endpoint, timeout=settings.timeout_s or DEFAULT_TIMEOUT_S)
+    return Client(settings.endpoint, timeout=settings.timeout_s or DEFAULT_TIMEOUT_S, token=settings.token)
 
 
 def stdout() -> "Console":

@@ -10,7 +10,22 @@ from typing import Annotated
 
 import typer
 
-from ia_modules.cli import certs, debugger, definitions, dev, diff, docs, init, pipelines, runs, schema, stack, trace, visualize
+from ia_modules.cli import (
+    auth,
+    certs,
+    debugger,
+    definitions,
+    dev,
+    diff,
+    docs,
+    init,
+    pipelines,
+    runs,
+    schema,
+    stack,
+    trace,
+    visualize,
+)
 from ia_modules.cli.console import settings
 
 app = typer.Typer(
@@ -39,6 +54,16 @@ def main(
         float | None, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Deadline of each call [default: 30].")
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="IA_TOKEN",
+            metavar="TOKEN",
+            help="API key or JWT sent to the stack (IA_TOKEN); none in development mode.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Validate, store and run IA Modules pipelines.
 
@@ -52,11 +77,13 @@ def main(
     settings.endpoint = endpoint
     settings.timeout_s = timeout
     settings.debug = debug
+    settings.token = token
 
 
 app.command("validate")(definitions.validate_command)
 app.command("format")(definitions.format_command)
 app.add_typer(pipelines.app)
+app.add_typer(auth.app)
 app.command("run")(runs.run_command)
 app.add_typer(runs.runs_app)
 app.command("watch")(runs.watch_command)

@@ -134,12 +134,15 @@ def _fetch(target: str) -> "list[message_pb2.Trace]":
     from ia.telemetry.v1 import request_response_pb2 as rr
     from ia.telemetry.v1 import service_pb2_grpc
     from ia_modules import tls
+    from ia_modules.call_metadata import bearer, resolve_token, sync_interceptors
     from ia_modules.client import DEFAULT_TIMEOUT_S, resolve_endpoint
     from ia_modules.errors import IAError
 
     endpoint = resolve_endpoint(settings.endpoint)
     timeout = settings.timeout_s or DEFAULT_TIMEOUT_S
-    with tls.channel(endpoint) as channel:
+    token = resolve_token(settings.token)
+    with tls.channel(endpoint) as plain:
+        channel = grpc.intercept_channel(plain, *sync_interceptors(bearer(token) if token else None))
         telemetry = service_pb2_grpc.TelemetryServiceStub(channel)
         try:
             if _TRACE_ID.match(target):

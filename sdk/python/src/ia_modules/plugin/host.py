@@ -19,6 +19,7 @@ import grpc
 from ia.pluginhost.v1 import message_pb2, service_pb2_grpc
 from ia.pluginhost.v1 import request_response_pb2 as rr
 from ia_modules import tls
+from ia_modules.call_metadata import Supply, aio_interceptors, bearer, resolve_token
 from ia_modules.errors import IAError
 from ia_modules.plugin.authoring import Kind
 
@@ -30,10 +31,14 @@ T = TypeVar("T")
 class PluginHostClient:
     """An async client for the plugin host at `endpoint` (host:port)."""
 
-    def __init__(self, endpoint: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, endpoint: str, *, timeout_s: float = 30.0, metadata: Supply | None = None) -> None:
+        """`metadata` is added to each call; without it, IA_TOKEN (if set) is sent as the bearer token."""
         self.endpoint = endpoint
         self._timeout_s = timeout_s
-        self._channel = tls.aio_channel(endpoint)
+        if metadata is None:
+            token = resolve_token()
+            metadata = bearer(token) if token else None
+        self._channel = tls.aio_channel(endpoint, interceptors=aio_interceptors(metadata))
         self._stub = service_pb2_grpc.PluginHostServiceStub(self._channel)
 
     async def __aenter__(self) -> PluginHostClient:

@@ -1,8 +1,12 @@
 package io.iamodules.sdk;
 
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -11,21 +15,45 @@ final class Endpoint implements AutoCloseable {
   /** Where clients connect when neither the caller nor IA_ENDPOINT names an endpoint. */
   static final String DEFAULT_ENDPOINT = "localhost:8080";
 
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
   final String address;
   final ManagedChannel channel;
+  /** What stubs call through: the channel, sending the bearer token when there is one. */
+  final Channel calls;
   final Duration timeout;
 
-  Endpoint(String address, boolean tls, Duration timeout) {
-    this.address = resolve(address);
-    ManagedChannelBuilder<?> builder = ManagedChannelBuilder.forTarget(this.address);
-    this.channel = (tls ? builder.useTransportSecurity() : builder.usePlaintext()).build();
-    this.timeout = timeout;
+  Endpoint(String address, boolean tls, Duration timeout, String token) {
+    this(resolve(address), open(resolve(address), tls), timeout, token);
   }
 
-  Endpoint(String address, ManagedChannel channel, Duration timeout) {
+  Endpoint(String address, ManagedChannel channel, Duration timeout, String token) {
     this.address = address;
     this.channel = channel;
     this.timeout = timeout;
+    String resolved = resolveToken(token);
+    if (resolved == null) {
+      this.calls = channel;
+    } else {
+      Metadata headers = new Metadata();
+      headers.put(AUTHORIZATION, "Bearer " + resolved);
+      this.calls = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+  }
+
+  private static ManagedChannel open(String address, boolean tls) {
+    ManagedChannelBuilder<?> builder = ManagedChannelBuilder.forTarget(address);
+    return (tls ? builder.useTransportSecurity() : builder.usePlaintext()).build();
+  }
+
+  /** The token given, else IA_TOKEN, else null (no authorization sent). */
+  static String resolveToken(String token) {
+    if (token != null && !token.isEmpty()) {
+      return token;
+    }
+    String env = System.getenv("IA_TOKEN");
+    return env != null && !env.isEmpty() ? env : null;
   }
 
   static String resolve(String address) {

@@ -49,12 +49,12 @@ public final class IAAsyncClient {
   }
 
   private RegistryServiceGrpc.RegistryServiceStub registry() {
-    return RegistryServiceGrpc.newStub(endpoint.channel)
+    return RegistryServiceGrpc.newStub(endpoint.calls)
         .withDeadlineAfter(endpoint.timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private ExecutorServiceGrpc.ExecutorServiceStub executor() {
-    return ExecutorServiceGrpc.newStub(endpoint.channel)
+    return ExecutorServiceGrpc.newStub(endpoint.calls)
         .withDeadlineAfter(endpoint.timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
@@ -130,7 +130,7 @@ public final class IAAsyncClient {
   public CompletableFuture<Void> watchRun(String runId, long fromSequence, Consumer<RunEvent> onEvent) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     WatchRunRequest request = WatchRunRequest.newBuilder().setRunId(runId).setFromSequence(fromSequence).build();
-    ExecutorServiceGrpc.newStub(endpoint.channel)
+    ExecutorServiceGrpc.newStub(endpoint.calls)
         .watchRun(
             request,
             new ClientResponseObserver<WatchRunRequest, WatchRunResponse>() {

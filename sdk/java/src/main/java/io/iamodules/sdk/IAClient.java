@@ -77,8 +77,15 @@ public final class IAClient implements AutoCloseable {
     private boolean tls;
     private Duration timeout = DEFAULT_TIMEOUT;
     private ManagedChannel channel;
+    private String token;
 
     private Builder() {}
+
+    /** API key or JWT sent as {@code authorization: Bearer}; null or empty means IA_TOKEN. */
+    public Builder token(String token) {
+      this.token = token;
+      return this;
+    }
 
     /**
      * Calls through this channel (custom credentials, interceptors, an in-process
@@ -110,9 +117,9 @@ public final class IAClient implements AutoCloseable {
     /** Creates the client; it connects on the first call. */
     public IAClient build() {
       if (channel != null) {
-        return new IAClient(new Endpoint(channel.authority(), channel, timeout));
+        return new IAClient(new Endpoint(channel.authority(), channel, timeout, token));
       }
-      return new IAClient(new Endpoint(endpoint, tls, timeout));
+      return new IAClient(new Endpoint(endpoint, tls, timeout, token));
     }
   }
 
@@ -128,13 +135,13 @@ public final class IAClient implements AutoCloseable {
 
   /** The generated registry stub, with the client's deadline, for calls this layer does not wrap. */
   public RegistryServiceGrpc.RegistryServiceBlockingStub registry() {
-    return RegistryServiceGrpc.newBlockingStub(endpoint.channel)
+    return RegistryServiceGrpc.newBlockingStub(endpoint.calls)
         .withDeadlineAfter(endpoint.timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** The generated executor stub, with the client's deadline. */
   public ExecutorServiceGrpc.ExecutorServiceBlockingStub executor() {
-    return ExecutorServiceGrpc.newBlockingStub(endpoint.channel)
+    return ExecutorServiceGrpc.newBlockingStub(endpoint.calls)
         .withDeadlineAfter(endpoint.timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 

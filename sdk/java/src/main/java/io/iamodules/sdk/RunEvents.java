@@ -100,7 +100,7 @@ public final class RunEvents implements Iterator<RunEvent>, Iterable<RunEvent>, 
     WatchRunRequest request = WatchRunRequest.newBuilder().setRunId(runId).setFromSequence(last).build();
     Context previous = context.attach();
     try {
-      stream = ExecutorServiceGrpc.newBlockingStub(endpoint.channel).watchRun(request);
+      stream = ExecutorServiceGrpc.newBlockingStub(endpoint.calls).watchRun(request);
     } finally {
       context.detach(previous);
     }

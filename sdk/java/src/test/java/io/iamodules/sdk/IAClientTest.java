@@ -28,7 +28,12 @@ import ia.executor.v1.RequestResponse.SubmitHumanInputRequest;
 import ia.executor.v1.RequestResponse.SubmitHumanInputResponse;
 import ia.executor.v1.RequestResponse.WatchRunRequest;
 import ia.executor.v1.RequestResponse.WatchRunResponse;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
@@ -169,6 +174,37 @@ class IAClientTest {
         .setSequence(sequence)
         .setRunStateChanged(RunStateChanged.newBuilder().setState(state))
         .build();
+  }
+
+  @Test
+  void theTokenIsSentAsABearerToken() throws IOException {
+    List<String> seen = new ArrayList<>();
+    Metadata.Key<String> authorization = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    ServerInterceptor recorder =
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            seen.add(headers.get(authorization));
+            return next.startCall(call, headers);
+          }
+        };
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(ServerInterceptors.intercept(executor, recorder))
+            .build()
+            .start();
+    client =
+        IAClient.builder()
+            .channel(InProcessChannelBuilder.forName(name).directExecutor().build())
+            .token("iak_given")
+            .build();
+
+    client.getRun("run-1");
+
+    assertEquals(List.of("Bearer iak_given"), seen);
   }
 
   @Test
