@@ -18,7 +18,8 @@ from ia_service_kit.server import RunningServer, ServiceConfig, start
 
 
 @pytest.fixture
-async def servers() -> AsyncIterator[list[RunningServer]]:
+async def servers(database_url: str | None) -> AsyncIterator[list[RunningServer]]:
+    # Set up after the test's database, so the servers stop before it is dropped.
     started: list[RunningServer] = []
     yield started
     for running in reversed(started):

@@ -40,13 +40,17 @@ from ia_executor.errors import (
 )
 from ia_executor.feed import EventFeed
 from ia_executor.human_tasks import check_response
+from ia_executor.leases import Claim, RunOwnership
 from ia_executor.run import ActiveRun
-from ia_executor.store import RunRow, RunStore, RunView, StoredEvent, TaskRow
+from ia_executor.store import Lease, RunRow, RunStore, RunView, StoredEvent, TaskRow
 from ia_executor.work import NoPluginHost, StepRunner
 
 __all__ = ["MAX_INPUT_BYTES", "Runs"]
 
 log = get_logger(__name__)
+
+WATCH_POLL_S = 0.2
+"""How often a watcher of a run another replica executes reads its new events."""
 
 MAX_INPUT_BYTES = 4 * 1024 * 1024
 """The largest run input accepted (serialized size). Bigger data belongs in storage
@@ -68,7 +72,10 @@ class Runs:
         *,
         runner: StepRunner | None = None,
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
     ) -> None:
+        """``lease`` is given when replicas share the database: runs are then owned
+        under leases (leases.py) instead of all being resumed at start."""
         self._store = store
         self._definitions = definitions
         self._tokens = tokens
@@ -77,6 +84,18 @@ class Runs:
         self.feed = EventFeed()
         self._active: dict[str, ActiveRun] = {}
         self._background: set[asyncio.Future[None]] = set()
+        self._ownership = (
+            None
+            if lease is None
+            else RunOwnership(
+                store,
+                lease,
+                records.FINAL_RUN_STATES,
+                take_over=self._take_over,
+                let_go=self._let_go,
+                running=lambda: set(self._active),
+            )
+        )
 
     # ----- starting -----------------------------------------------------------------------
 
@@ -153,9 +172,12 @@ class Runs:
             last_sequence=0,
         )
         active = self._activate(row, resolved.plan)
+        if self._ownership is not None:
+            self._store.own(row.run_id, 1)
         existing = await active.begin(resolved.document)
         if existing is not None:
             self._active.pop(row.run_id, None)
+            self._store.disown(row.run_id)
             return await self.get(existing.run_id)
         log.info("run started", run_id=row.run_id, pipeline=row.pipeline_name, revision=row.revision)
         return active.view()
@@ -176,6 +198,7 @@ class Runs:
 
     async def _ended(self, active: ActiveRun) -> None:
         self._active.pop(active.run_id, None)
+        self._store.disown(active.run_id)
         log.info("run ended", run_id=active.run_id, state=active.scheduler.state.value)
         parent_id = active.row.parent_run_id
         if parent_id and active.row.request_id:
@@ -291,15 +314,27 @@ class Runs:
             if state in records.FINAL_RUN_STATES and (not history or last >= last_sequence):
                 return
             while True:
-                event = await queue.get()
-                if event.sequence <= last:
-                    continue
-                yield event
-                last = event.sequence
-                if records.is_final_event(event.event):
-                    return
+                for event in await self._next_events(queue, run_id, last):
+                    if event.sequence <= last:
+                        continue
+                    yield event
+                    last = event.sequence
+                    if records.is_final_event(event.event):
+                        return
         finally:
             self.feed.unsubscribe(run_id, queue)
+
+    async def _next_events(self, queue: asyncio.Queue[StoredEvent], run_id: str, last: int) -> list[StoredEvent]:
+        """The run's next live events. With replicas, when none is published here
+        for a while, the ones stored after ``last`` (another replica may be
+        executing the run); possibly none yet."""
+        if self._ownership is None:
+            return [await queue.get()]
+        try:
+            return [await asyncio.wait_for(queue.get(), WATCH_POLL_S)]
+        except TimeoutError:
+            found = await asyncio.to_thread(self._store.events_after, run_id, last)
+            return found[2] if found else []
 
     # ----- changing a run --------------------------------------------------------------------
 
@@ -377,7 +412,14 @@ class Runs:
     # ----- process lifecycle -----------------------------------------------------------------
 
     async def resume_all(self) -> int:
-        """Resume every run that had not ended when the executor last stopped."""
+        """Resume every run that had not ended when the executor last stopped.
+
+        With replicas: take over every run whose lease lapsed, then keep the heartbeat going.
+        """
+        if self._ownership is not None:
+            taken = await self._ownership.beat()
+            self._ownership.start()
+            return taken
         rows = await asyncio.to_thread(self._store.unfinished_runs, records.FINAL_RUN_STATES)
         resumed = []
         for row, definition in rows:
@@ -391,12 +433,45 @@ class Runs:
             await active.resume()
         return len(resumed)
 
+    async def _take_over(self, claim: Claim) -> None:
+        """Resume a run another replica owned (or this one, before a long pause) under its new epoch."""
+        run_id = claim.row.run_id
+        stale = self._active.pop(run_id, None)
+        if stale is not None:
+            stale.stop()
+        try:
+            plan = self._definitions.plan(claim.definition)
+        except ExecutorError as error:
+            log.error("cannot take over run", run_id=run_id, error=str(error))
+            return
+        self._store.own(run_id, claim.epoch)
+        active = self._activate(claim.row, plan)
+        owner = self._ownership.lease.owner if self._ownership else ""
+        message = (
+            f"run taken over by executor {owner} (lease epoch {claim.epoch}): "
+            f"the lease of {claim.previous_owner or 'no executor'} lapsed"
+        )
+        await active.note(records.step_log_body("", 0, "warning", message))
+        await active.resume()
+        log.warning("run taken over", run_id=run_id, epoch=claim.epoch, previous_owner=claim.previous_owner)
+
+    async def _let_go(self, run_id: str) -> None:
+        """Stop executing a run another replica took over (its store rows are theirs now)."""
+        active = self._active.pop(run_id, None)
+        if active is not None:
+            active.stop()
+        self._store.disown(run_id)
+
     async def stop(self) -> None:
         """Stop working on every run (they resume at the next start), finish the
         writes under way and close connections."""
+        if self._ownership is not None:
+            await self._ownership.stop()
         for active in list(self._active.values()):
             active.stop()
         for future in list(self._background):
             future.cancel()
+        if self._ownership is not None:
+            await self._ownership.release()
         await self._store.close()
         await self._definitions.close()

@@ -11,6 +11,12 @@ Tables:
 - `step_runs`: one row per step iteration: state, attempts, times, input, output.
 - `human_tasks`: requests for input, open until answered, timed out or cancelled.
 
+On PostgreSQL several executors share the tables, and each unfinished run is
+owned by one of them under a lease (`runs.owner`, `lease_expires`, `epoch`; see
+`leases.py`). The store fences every decision: it is written only if the run's
+epoch is still the one this executor took it with, checked under a row lock in
+the decision's own transaction, so an executor that lost a run cannot change it.
+
 `Commit` gathers everything one decision changes; `RunStore.commit` writes it in
 one transaction, so a step's completion, its events and its successors' start are
 stored together or not at all. A new run is stored with its first decision
@@ -26,16 +32,31 @@ again on its own, so only its caller sees the failure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from ia_service_kit.database import Database, Migration
 from sqlalchemy.engine import Connection, RowMapping
 
-__all__ = ["MIGRATIONS", "RUN_FIELDS", "Commit", "RunRow", "RunStore", "RunView", "StoredEvent", "TaskRow"]
+__all__ = [
+    "MIGRATIONS",
+    "RUN_FIELDS",
+    "Commit",
+    "LEASE_COLUMNS",
+    "Lease",
+    "LeaseLost",
+    "RunRow",
+    "RunStore",
+    "RunView",
+    "StoredEvent",
+    "TaskRow",
+]
+
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 
@@ -56,6 +77,11 @@ runs = sa.Table(
     sa.Column("start_time", sa.Float, nullable=True),
     sa.Column("end_time", sa.Float, nullable=True),
     sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    # Ownership among executor replicas (PostgreSQL): who runs it, until when, and
+    # how many times it changed hands (the fencing token).
+    sa.Column("owner", sa.String(128), nullable=True),
+    sa.Column("lease_expires", sa.Float, nullable=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("runs_by_time", "create_time", "run_id"),
     sa.Index("runs_by_pipeline", "pipeline_name", "create_time"),
     sa.Index("runs_by_state", "state"),
@@ -126,7 +152,9 @@ MIGRATIONS: list[Migration] = [(1, _create_tables)]
 
 # Statements are built once and executed with parameters (lists of them for many
 # rows): building a statement per call costs more than the database work itself.
-_RUN_COLUMNS = [column for column in runs.c if column.name != "definition"]
+LEASE_COLUMNS = ("owner", "lease_expires", "epoch")
+"""The columns of `runs` that say who owns a run (leases.py), not what the run is."""
+_RUN_COLUMNS = [column for column in runs.c if column.name != "definition" and column.name not in LEASE_COLUMNS]
 _select_run = sa.select(*_RUN_COLUMNS).where(runs.c.run_id == sa.bindparam("run_id"))
 _select_run_by_request = sa.select(*_RUN_COLUMNS).where(runs.c.request_id == sa.bindparam("request_id"))
 _select_steps = sa.select(step_runs).where(step_runs.c.run_id == sa.bindparam("run_id")).order_by(step_runs.c.position)
@@ -257,6 +285,22 @@ class Commit:
     task_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+class LeaseLost(Exception):
+    """A decision refused: another executor took the run over (its epoch moved on)."""
+
+    def __init__(self, run_id: str, epoch: int, current: int | None) -> None:
+        super().__init__(f"run {run_id} is no longer ours: we hold epoch {epoch}, the store has {current}")
+        self.run_id = run_id
+
+
+@dataclass(frozen=True)
+class Lease:
+    """This executor's claim on the runs it starts: its owner id and lease length."""
+
+    owner: str
+    lease_s: float
+
+
 def _run(row: RowMapping) -> RunRow:
     return RunRow(**row)
 
@@ -304,8 +348,11 @@ class RunStore:
     transaction. Writes are coroutines: see the module docstring.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, lease: Lease | None = None) -> None:
         self._database = database
+        self._lease = lease
+        # run id -> the epoch this executor owns it under; decisions of these runs are fenced.
+        self._epochs: dict[str, int] = {}
         self._queue: list[_Write] = []
         self._flushing: asyncio.Task[None] | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-store")
@@ -323,6 +370,27 @@ class RunStore:
     async def commit(self, commit: Commit) -> None:
         """Writes one decision: signal, events, step runs, run fields and tasks."""
         await self._write(commit, None)
+
+    def own(self, run_id: str, epoch: int) -> None:
+        """From now on, write the run's decisions only while its epoch is ``epoch``."""
+        self._epochs[run_id] = epoch
+
+    def disown(self, run_id: str) -> None:
+        """Stop fencing the run (it ended, or another executor has it)."""
+        self._epochs.pop(run_id, None)
+
+    async def in_writer(self, work: Callable[[Connection], T]) -> T:
+        """Runs ``work`` in a write transaction on the writer thread, between batches.
+
+        Lease statements go through here: they lock the same rows as the batches,
+        and one thread taking the locks one transaction at a time cannot deadlock itself.
+        """
+
+        def run() -> T:
+            with self._database.write() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, run)
 
     async def close(self) -> None:
         """Waits for the queued writes, then stops the writer thread."""
@@ -376,14 +444,43 @@ class RunStore:
                 return existing
         return error
 
-    @staticmethod
-    def _write_together(connection: Connection, batch: list[_Write]) -> list[RunRow | None]:
+    def _fence(self, connection: Connection, batch: list[_Write]) -> dict[str, LeaseLost]:
+        """The runs of ``batch`` whose epoch moved on, each with its refusal.
+
+        The rows stay locked until the batch commits, so no takeover can slip in
+        between this check and the writes.
+        """
+        fenced = {
+            write.commit.run_id: self._epochs[write.commit.run_id]
+            for write in batch
+            if write.new_run is None and write.commit.run_id in self._epochs
+        }
+        if not fenced:
+            return {}
+        query = (
+            sa.select(runs.c.run_id, runs.c.epoch)
+            .where(runs.c.run_id.in_(sorted(fenced)))
+            .order_by(runs.c.run_id)
+            .with_for_update()
+        )
+        current = {run_id: epoch for run_id, epoch in connection.execute(query)}
+        return {
+            run_id: LeaseLost(run_id, epoch, current.get(run_id))
+            for run_id, epoch in fenced.items()
+            if current.get(run_id) != epoch
+        }
+
+    def _write_together(self, connection: Connection, batch: list[_Write]) -> list[RunRow | None | Exception]:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _BATCH_STATEMENTS}
         task_updates: list[dict[str, Any]] = []
-        outcomes: list[RunRow | None] = []
+        outcomes: list[RunRow | None | Exception] = []
         created: dict[str, RunRow] = {}  # request id -> the new run of this batch
+        refused = self._fence(connection, batch)
         for write in batch:
             commit = write.commit
+            if commit.run_id in refused and write.new_run is None:
+                outcomes.append(refused[commit.run_id])
+                continue
             if write.new_run is None:
                 rows["run_updates"].append({"where_run_id": commit.run_id, **commit.run})
                 outcomes.append(None)
@@ -396,7 +493,7 @@ class RunStore:
                 stored = RunRow(**(row.__dict__ | commit.run))
                 if row.request_id:
                     created[row.request_id] = stored
-                rows["new_runs"].append(stored.__dict__ | {"definition": definition})
+                rows["new_runs"].append(stored.__dict__ | {"definition": definition} | self._first_lease())
                 outcomes.append(stored)
             run_id = commit.run_id
             if commit.signal is not None:
@@ -416,6 +513,12 @@ class RunStore:
         for values in task_updates:
             connection.execute(_update_task, values)
         return outcomes
+
+    def _first_lease(self) -> dict[str, Any]:
+        """The lease columns of a run this executor creates: its own, from epoch 1."""
+        if self._lease is None:
+            return {"owner": None, "lease_expires": None, "epoch": 0}
+        return {"owner": self._lease.owner, "lease_expires": time.time() + self._lease.lease_s, "epoch": 1}
 
     # ----- reads ----------------------------------------------------------------------
 
