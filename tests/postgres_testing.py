@@ -59,7 +59,9 @@ def _unprivileged_user() -> pwd.struct_passwd | None:
 class Cluster:
     """A running PostgreSQL cluster on 127.0.0.1:<port> that trusts local connections."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
+        """Starts a cluster; without ``durable``, commits are not flushed to disk (tests
+        throw the data away), with it the defaults of an installed server hold (benchmarks)."""
         self._bin = bin_dir
         self.folder = Path(tempfile.mkdtemp(prefix="ia-postgres-"))
         self._user = _unprivileged_user()
@@ -68,10 +70,9 @@ class Cluster:
         self.port = _free_port()
         data = self.folder / "data"
         self._run("initdb", "-D", data, "-U", _USER, "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=300"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "start", "-D", data, "-w", "-t", "60", "-l", self.folder / "postgres.log", "-o", options)
         self._data = data
 
