@@ -79,7 +79,8 @@ class Cluster:
     def _run(self, program: str, *arguments: object) -> None:
         command = [str(self._bin / program), *map(str, arguments)]
         if self._user is not None:
-            command = ["setpriv", f"--reuid={self._user.pw_uid}", f"--regid={self._user.pw_gid}", "--clear-groups", *command]
+            user = self._user
+            command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", *command]
         done = subprocess.run(command, capture_output=True, text=True, cwd=self.folder, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr or done.stdout}")

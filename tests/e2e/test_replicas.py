@@ -28,7 +28,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_runs import test_start_run_over_rest  # noqa: F401  (run again on this stack)
+from test_runs import (  # noqa: F401  (run again on this stack)
+    test_an_approval_waits_for_a_person_then_takes_the_approved_branch,
+    test_start_run_over_rest,
+)
 from test_sdk import (  # noqa: F401  (run again on this stack)
     test_create_update_and_read_back_versions,
     test_errors_arrive_as_one_error_type_with_the_reason,
@@ -137,7 +140,13 @@ def charging_pipeline(name: str, ledger_url: str) -> dict[str, Any]:
         "plugin": "http_request",
         "config": {"url": ledger_url, "method": "POST", "json": {}},
         # The plugin host turns calls away beyond 16 at once; those never reached the ledger.
-        "retry": {"max_attempts": 40, "initial_delay_s": 0.2, "backoff_multiplier": 1.5, "max_delay_s": 1, "jitter": 0.5},
+        "retry": {
+            "max_attempts": 40,
+            "initial_delay_s": 0.2,
+            "backoff_multiplier": 1.5,
+            "max_delay_s": 1,
+            "jitter": 0.5,
+        },
     }
     return {
         "name": name,
@@ -229,7 +238,8 @@ async def test_killing_a_replica_mid_flight_loses_no_run_and_repeats_no_effect(
             events = [event async for event in client.watch_run(run_id)]
             assert [e.sequence for e in events] == list(range(1, len(events) + 1))
             ends = [e for e in events if e.WhichOneof("kind") == "run_state_changed" and e.run_state_changed.state]
-            assert [executor_messages.RunState.Name(e.run_state_changed.state) for e in ends][-1] == "RUN_STATE_SUCCEEDED"
+            last_state = executor_messages.RunState.Name(ends[-1].run_state_changed.state)
+            assert last_state == "RUN_STATE_SUCCEEDED"
             succeeded = {step for (step, state), n in step_states(events).items() if state == "STEP_STATE_SUCCEEDED"}
             assert succeeded == {"charge", "pause", "receipt"}
             assert all(n == 1 for (_, state), n in step_states(events).items() if state == "STEP_STATE_SUCCEEDED")

@@ -9,10 +9,11 @@ import itertools
 import grpc
 import pytest
 import sqlalchemy as sa
-from executor_testing import finished, linear, outputs, start, state, step_event, until
+from executor_testing import finished, linear, outputs, refused, start, state, step_event, until
 from ia.executor.v1 import message_pb2, service_pb2_grpc
 from ia.executor.v1 import request_response_pb2 as rr
 from ia_executor import records
+from ia_modules.engine.values import to_struct
 from ia_executor.leases import RunOwnership, _claim, _renew, lease_from_env
 from ia_executor.store import MIGRATIONS, Lease, LeaseLost, RunStore, runs
 from ia_service_kit.database import Database
@@ -213,3 +214,38 @@ async def test_a_human_input_timeout_fires_once_with_two_replicas_when_its_owner
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     takeovers = [e.step_log.message for e in events if "taken over" in e.step_log.message]
     assert len(takeovers) == 1 and "lease epoch 2" in takeovers[0]
+
+
+async def test_answers_and_cancellations_sent_to_the_other_replica_reach_the_run(start_executor) -> None:
+    a = await start_executor(runner=GatedRunner(), lease=short_lease())
+    b = await start_executor(runner=GatedRunner(), lease=short_lease())
+    review = {"id": "review", "type": "human_input", "human_input": {"prompt": "ok?", "ui_schema": {"type": "object"}}}
+    done = {"id": "done", "type": "pass", "inputs": {"ok": "{{ review.ok }}"}}
+    definition = linear(review, done, outputs={"ok": "{{ done.ok }}"})
+    async with grpc.aio.insecure_channel(a.address) as on_a, grpc.aio.insecure_channel(b.address) as on_b:
+        executor_a = service_pb2_grpc.ExecutorServiceStub(on_a)
+        executor_b = service_pb2_grpc.ExecutorServiceStub(on_b)
+        answered_id = (await executor_a.StartRun(start(definition))).run.run_id
+        cancelled_id = (await executor_a.StartRun(start(definition))).run.run_id
+        for run_id in (answered_id, cancelled_id):
+            await until(executor_a, run_id, lambda e: e.WhichOneof("kind") == "input_requested")
+
+        task = (await executor_b.ListHumanTasks(rr.ListHumanTasksRequest(run_id=answered_id))).tasks[0]
+        response = await executor_b.SubmitHumanInput(
+            rr.SubmitHumanInputRequest(task_id=task.task_id, data=to_struct({"ok": True}), submitter="ann")
+        )
+        assert message_pb2.HumanTaskState.Name(response.task.state) == "HUMAN_TASK_STATE_SUBMITTED"
+        assert response.task.submitter == "ann"
+        run = await finished(executor_b, answered_id)
+        assert state(run) == "SUCCEEDED" and outputs(run) == {"ok": True}
+        again = await refused(
+            executor_b.SubmitHumanInput(rr.SubmitHumanInputRequest(task_id=task.task_id, data=to_struct({"ok": 0})))
+        )
+        assert again.reason == "TASK_NOT_OPEN"
+
+        request = rr.CancelRunRequest(run_id=cancelled_id, reason="no longer needed")
+        cancelled = (await executor_b.CancelRun(request)).run
+        assert state(cancelled) == "CANCELLED"
+        assert state((await executor_a.GetRun(rr.GetRunRequest(run_id=cancelled_id))).run) == "CANCELLED"
+        ended = await refused(executor_b.CancelRun(rr.CancelRunRequest(run_id=cancelled_id)))
+        assert ended.reason == "RUN_ALREADY_ENDED"

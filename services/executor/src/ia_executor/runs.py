@@ -40,6 +40,7 @@ from ia_executor.errors import (
 )
 from ia_executor.feed import EventFeed
 from ia_executor.human_tasks import check_response
+from ia_executor.inbox import RunInbox
 from ia_executor.leases import Claim, RunOwnership
 from ia_executor.run import ActiveRun
 from ia_executor.store import Lease, RunRow, RunStore, RunView, StoredEvent, TaskRow
@@ -48,6 +49,9 @@ from ia_executor.work import NoPluginHost, StepRunner
 __all__ = ["MAX_INPUT_BYTES", "Runs"]
 
 log = get_logger(__name__)
+
+FORWARDED_WAIT_S = 10.0
+"""How long a replica that forwarded an answer or a cancellation waits to see it applied."""
 
 WATCH_POLL_S = 0.2
 """How often a watcher of a run another replica executes reads its new events."""
@@ -95,6 +99,9 @@ class Runs:
                 let_go=self._let_go,
                 running=lambda: set(self._active),
             )
+        )
+        self._inbox = (
+            None if lease is None else RunInbox(store, deliver=self._deliver, running=lambda: set(self._active))
         )
 
     # ----- starting -----------------------------------------------------------------------
@@ -339,13 +346,47 @@ class Runs:
     # ----- changing a run --------------------------------------------------------------------
 
     async def cancel(self, run_id: str, reason: str) -> RunView:
-        """Cancel a run; raises RunNotFound or RunAlreadyEnded."""
+        """Cancel a run; raises RunNotFound or RunAlreadyEnded.
+
+        When another replica executes the run, the cancellation goes to it
+        (inbox.py) and the run is returned once it ended, or after FORWARDED_WAIT_S.
+        """
         view = await self.get(run_id)
         active = self._active.get(run_id)
+        reason = reason or "cancelled on request"
+        if view.row.state not in records.FINAL_RUN_STATES and active is None and self._inbox is not None:
+            # Another replica executes it: ask it, and wait (a while) to see it done.
+            await self._inbox.send(run_id, "cancel", {"reason": reason})
+            ended = await self._settled(
+                lambda: self._store.view(run_id), lambda v: v is None or v.row.state in records.FINAL_RUN_STATES
+            )
+            return ended or view
         if view.row.state in records.FINAL_RUN_STATES or active is None:
             raise RunAlreadyEnded(run_id, view.row.state)
-        await active.signal(Cancel(reason or "cancelled on request", self._clock()))
+        await active.signal(Cancel(reason, self._clock()))
         return await self.get(run_id)
+
+    @staticmethod
+    async def _settled(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
+        """What ``read`` returns once ``done`` holds, or after FORWARDED_WAIT_S."""
+        deadline = time.monotonic() + FORWARDED_WAIT_S
+        while True:
+            found = await asyncio.to_thread(read)
+            if done(found) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(WATCH_POLL_S / 2)
+
+    async def _deliver(self, run_id: str, kind: str, body: dict[str, Any]) -> None:
+        """Applies a request another replica stored for a run this one executes."""
+        active = self._active.get(run_id)
+        if active is None or active.ended:
+            return
+        if kind == "cancel":
+            await active.signal(Cancel(body["reason"], self._clock()))
+        elif kind == "submit":
+            await active.submit(body["key"], body["data"], body["submitter"])
+        else:
+            log.error("unknown run request", run_id=run_id, kind=kind)
 
     # ----- human tasks ------------------------------------------------------------------------
 
@@ -369,6 +410,9 @@ class Runs:
     async def submit(self, task_id: str, data: dict[str, Any], submitter: str) -> TaskRow:
         """Answer a task and resume its run.
 
+        When another replica executes the run, the answer goes to it (inbox.py)
+        and the task is returned once it closed, or still OPEN after
+        FORWARDED_WAIT_S (the answer then waits for the run's executor).
         Raises TaskNotFound, TaskNotOpen, or InvalidInput (the task stays open).
         """
         task = await asyncio.to_thread(self._store.task, task_id)
@@ -384,6 +428,16 @@ class Runs:
                 task_id=task_id,
             )
         active = self._active.get(task.run_id)
+        if active is None and self._inbox is not None:
+            # Another replica executes the run: it applies the answer, unless the
+            # task closes first (answered, timed out or cancelled).
+            await self._inbox.send(task.run_id, "submit", {"key": task.key, "data": data, "submitter": submitter})
+            current = await self._settled(lambda: self._store.task(task_id), lambda t: t is None or t.state != "OPEN")
+            if current is None or current.state == "OPEN":
+                return task
+            if current.state != "SUBMITTED" or current.submitter != submitter or current.response != data:
+                raise TaskNotOpen(task_id, current.state)
+            return current
         if active is None or not await active.submit(task.key, data, submitter):
             current = await asyncio.to_thread(self._store.task, task_id)
             raise TaskNotOpen(task_id, current.state if current else "CANCELLED")
@@ -416,9 +470,10 @@ class Runs:
 
         With replicas: take over every run whose lease lapsed, then keep the heartbeat going.
         """
-        if self._ownership is not None:
+        if self._ownership is not None and self._inbox is not None:
             taken = await self._ownership.beat()
             self._ownership.start()
+            self._inbox.start()
             return taken
         rows = await asyncio.to_thread(self._store.unfinished_runs, records.FINAL_RUN_STATES)
         resumed = []
@@ -465,8 +520,9 @@ class Runs:
     async def stop(self) -> None:
         """Stop working on every run (they resume at the next start), finish the
         writes under way and close connections."""
-        if self._ownership is not None:
+        if self._ownership is not None and self._inbox is not None:
             await self._ownership.stop()
+            await self._inbox.stop()
         for active in list(self._active.values()):
             active.stop()
         for future in list(self._background):

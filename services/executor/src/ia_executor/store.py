@@ -10,6 +10,7 @@ Tables:
   no gaps), in the proto3 JSON shape of `ia.executor.v1.RunEvent`'s `kind`.
 - `step_runs`: one row per step iteration: state, attempts, times, input, output.
 - `human_tasks`: requests for input, open until answered, timed out or cancelled.
+- `run_requests`: answers and cancellations waiting for the replica that owns the run.
 
 On PostgreSQL several executors share the tables, and each unfinished run is
 owned by one of them under a lease (`runs.owner`, `lease_expires`, `epoch`; see
@@ -54,6 +55,7 @@ __all__ = [
     "RunView",
     "StoredEvent",
     "TaskRow",
+    "run_requests",
 ]
 
 T = TypeVar("T")
@@ -140,6 +142,20 @@ human_tasks = sa.Table(
     sa.Column("pipeline_name", sa.String, nullable=False),
     sa.Index("human_tasks_by_state", "state", "create_time"),
     sa.Index("human_tasks_by_run", "run_id"),
+)
+
+
+run_requests = sa.Table(
+    "run_requests",
+    metadata,
+    # Answers and cancellations for a run, sent by a replica that does not own it
+    # and applied by the one that does (inbox.py).
+    sa.Column("request_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("create_time", sa.Float, nullable=False),
+    sa.Index("run_requests_by_run", "run_id", "request_id"),
 )
 
 
@@ -530,6 +546,11 @@ class RunStore:
                 return None
             steps = connection.execute(_select_steps, {"run_id": run_id}).mappings()
             return RunView(_run(row._mapping), [dict(step) for step in steps])
+
+    def read_rows(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+        """The rows of one query, read in its own transaction."""
+        with self._database.read() as connection:
+            return list(connection.execute(query))
 
     def run_by_request(self, request_id: str) -> RunRow | None:
         """The run started with this request id, or None."""
