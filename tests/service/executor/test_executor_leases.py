@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import sys
+from asyncio.subprocess import PIPE, STDOUT
 
 import grpc
 import pytest
@@ -249,3 +252,19 @@ async def test_answers_and_cancellations_sent_to_the_other_replica_reach_the_run
         assert state((await executor_a.GetRun(rr.GetRunRequest(run_id=cancelled_id))).run) == "CANCELLED"
         ended = await refused(executor_b.CancelRun(rr.CancelRunRequest(run_id=cancelled_id)))
         assert ended.reason == "RUN_ALREADY_ENDED"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("IA_DATABASE_URL", "nonsense", "is not a database URL"), ("IA_EXECUTOR_LEASE_S", "soon", "IA_EXECUTOR_LEASE_S")],
+)
+async def test_a_malformed_setting_stops_the_executor_with_one_clear_line(
+    postgres_url: str, tmp_path, variable: str, value: str, message: str
+) -> None:
+    env = {**os.environ, "IA_DATA_DIR": str(tmp_path), "IA_DATABASE_URL": postgres_url, variable: value}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ia_executor.server", "--port", "0", env=env, stdout=PIPE, stderr=STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert message in output.decode() and "Traceback" not in output.decode()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from ia_service_kit.config import SettingsError
 from ia_service_kit.logging import get_logger
 from sqlalchemy.engine import Connection
 
@@ -52,7 +53,7 @@ def new_owner_id() -> str:
 def lease_from_env() -> Lease:
     """This process's lease: a new owner id, and IA_EXECUTOR_LEASE_S (default 10 s).
 
-    Raises ValueError when IA_EXECUTOR_LEASE_S is not a positive number.
+    Raises SettingsError when IA_EXECUTOR_LEASE_S is not a positive number.
     """
     raw = os.environ.get("IA_EXECUTOR_LEASE_S", "")
     try:
@@ -60,7 +61,7 @@ def lease_from_env() -> Lease:
     except ValueError:
         lease_s = -1.0
     if not lease_s > 0:
-        raise ValueError(f"IA_EXECUTOR_LEASE_S={raw!r} is not a positive number of seconds")
+        raise SettingsError(f"IA_EXECUTOR_LEASE_S={raw!r} is not a positive number of seconds")
     return Lease(new_owner_id(), lease_s)
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from ia_service_kit.config import SettingsError
 from ia_service_kit.logging import get_logger
 
 if TYPE_CHECKING:
@@ -62,12 +63,12 @@ _POSTGRESQL_SCHEMES = {"postgresql", "postgres"}
 def driver_url(url: str) -> URL:
     """``url`` parsed, with psycopg 3 as the driver of a plain PostgreSQL URL.
 
-    Raises ValueError with the accepted forms when the URL cannot be parsed.
+    Raises SettingsError with the accepted forms when the URL cannot be parsed.
     """
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError as error:
-        raise ValueError(
+        raise SettingsError(
             f"IA_DATABASE_URL {url!r} is not a database URL; use sqlite:///path/to/file.db "
             "or postgresql://user:password@host:port/database"
         ) from error
