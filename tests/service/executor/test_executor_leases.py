@@ -10,6 +10,7 @@ import sys
 from asyncio.subprocess import PIPE, STDOUT
 
 import grpc
+import psycopg
 import pytest
 import sqlalchemy as sa
 from executor_testing import finished, linear, outputs, refused, start, state, step_event, until
@@ -268,3 +269,35 @@ async def test_a_malformed_setting_stops_the_executor_with_one_clear_line(
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
     assert message in output.decode() and "Traceback" not in output.decode()
+
+
+async def test_a_child_run_taken_over_by_the_other_replica_reports_its_end_to_the_parent(
+    start_executor, registry, registry_address, postgres_url: str
+) -> None:
+    from ia.registry.v1 import request_response_pb2 as registry_rr
+
+    child = linear({"id": "pause", "type": "wait", "wait": {"seconds": 2.0}}, name="sleeper")
+    await registry.CreatePipeline(registry_rr.CreatePipelineRequest(pipeline=child))
+    parent = linear({"id": "call", "type": "pipeline", "pipeline": {"name": "sleeper"}}, {"id": "after", "type": "pass"})
+    a = await start_executor(runner=GatedRunner(), lease=short_lease(), registry=registry_address)
+    b = await start_executor(runner=GatedRunner(), lease=short_lease(), registry=registry_address)
+    async with grpc.aio.insecure_channel(a.address) as on_a, grpc.aio.insecure_channel(b.address) as on_b:
+        executor_a = service_pb2_grpc.ExecutorServiceStub(on_a)
+        executor_b = service_pb2_grpc.ExecutorServiceStub(on_b)
+        parent_id = (await executor_a.StartRun(start(parent))).run.run_id
+        await until(executor_a, parent_id, step_event("call", "RUNNING"))
+        while not (children := (await executor_a.ListRuns(rr.ListRunsRequest(pipeline_name="sleeper"))).runs):
+            await asyncio.sleep(0.05)
+        child_id = children[0].run_id
+        # The child's lease lapses (its owner paused, say): B takes the child, A keeps the parent.
+        with psycopg.connect(postgres_url) as connection:
+            # Renamed too, or A's heartbeat would renew it first.
+            connection.execute("UPDATE runs SET owner = 'paused', lease_expires = 0 WHERE run_id = %s", (child_id,))
+        events = await until(executor_b, child_id, lambda e: "taken over" in e.step_log.message)
+        assert "lease epoch 2" in events[-1].step_log.message
+        run = await finished(executor_b, parent_id)
+        assert state(run) == "SUCCEEDED"
+        with psycopg.connect(postgres_url) as connection:
+            rows = connection.execute("SELECT run_id, epoch FROM runs ORDER BY epoch").fetchall()
+            left = connection.execute("SELECT count(*) FROM run_requests").fetchone()[0]
+        assert rows == [(parent_id, 1), (child_id, 2)] and left == 0

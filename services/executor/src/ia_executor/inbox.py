@@ -1,4 +1,4 @@
-"""Answers and cancellations for runs that another executor replica owns.
+"""Answers, cancellations and child runs' ends for runs that another executor replica owns.
 
 Only the replica that owns a run changes it (leases.py). A SubmitHumanInput or
 CancelRun that Envoy hands to another replica is stored in `run_requests`; the
@@ -45,7 +45,8 @@ class RunInbox:
         self._task: asyncio.Task[None] | None = None
 
     async def send(self, run_id: str, kind: str, body: dict[str, Any]) -> None:
-        """Stores a request for the run's owner ("submit" or "cancel")."""
+        """Stores a request for the run's owner: "submit" (an answer), "cancel", or
+        "signal" (a child run's end, for its parent)."""
         values = {"run_id": run_id, "kind": kind, "body": body, "create_time": time.time()}
         await self._store.in_writer(lambda connection: connection.execute(run_requests.insert().values(values)))
 

@@ -18,10 +18,12 @@ from ia_modules.engine import (
     ErrorKind,
     Plan,
     RunState,
+    Signal,
     StartChildRun,
     StepFailed,
     StepSucceeded,
     dry_run,
+    signal_from_dict,
 )
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageTokens, page_size
@@ -252,21 +254,33 @@ class Runs:
     async def _report_child(
         self, parent_id: str, key: str, child_id: str, state: RunState, outputs: Any, error_message: str
     ) -> None:
-        parent = self._active.get(parent_id)
-        if parent is None:
-            return
+        signal: Signal
         if state is RunState.SUCCEEDED:
-            await parent.signal(StepSucceeded(key, outputs or {}, self._clock()))
-            return
-        why = f": {error_message}" if error_message else ""
-        message = f"child run {child_id} ended {state.value}{why}"
-        await parent.signal(StepFailed(key, ErrorKind.CHILD_RUN_FAILED, message, self._clock()))
+            signal = StepSucceeded(key, outputs or {}, self._clock())
+        else:
+            why = f": {error_message}" if error_message else ""
+            message = f"child run {child_id} ended {state.value}{why}"
+            signal = StepFailed(key, ErrorKind.CHILD_RUN_FAILED, message, self._clock())
+        parent = self._active.get(parent_id)
+        if parent is not None:
+            await parent.signal(signal)
+        elif self._inbox is not None and await self._unfinished(parent_id):
+            # The parent is another replica's (or about to be taken over).
+            await self._inbox.send(parent_id, "signal", signal.to_dict())
+
+    async def _unfinished(self, run_id: str) -> bool:
+        view = await asyncio.to_thread(self._store.view, run_id)
+        return view is not None and view.row.state not in records.FINAL_RUN_STATES
 
     async def cancel_child(self, key: str, reason: str) -> None:
         """Cancel the child run started for the work ``key``, if there is one."""
         row = await asyncio.to_thread(self._store.run_by_request, key)
-        if row is not None and row.run_id in self._active:
+        if row is None:
+            return
+        if row.run_id in self._active:
             await self._active[row.run_id].signal(Cancel(f"parent run: {reason}", self._clock()))
+        elif self._inbox is not None and row.state not in records.FINAL_RUN_STATES:
+            await self._inbox.send(row.run_id, "cancel", {"reason": f"parent run: {reason}"})
 
     async def note(self, run_id: str, body: dict[str, Any]) -> None:
         """Record an event that is no signal (a plugin's log or progress) in a run of this process."""
@@ -337,8 +351,11 @@ class Runs:
         executing the run); possibly none yet."""
         if self._ownership is None:
             return [await queue.get()]
+        # A run executed here publishes its events; it is read from the store only
+        # now and then, in case another replica took it over meanwhile.
+        wait_s = self._ownership.beat_s if run_id in self._active else WATCH_POLL_S
         try:
-            return [await asyncio.wait_for(queue.get(), WATCH_POLL_S)]
+            return [await asyncio.wait_for(queue.get(), wait_s)]
         except TimeoutError:
             found = await asyncio.to_thread(self._store.events_after, run_id, last)
             return found[2] if found else []
@@ -385,6 +402,8 @@ class Runs:
             await active.signal(Cancel(body["reason"], self._clock()))
         elif kind == "submit":
             await active.submit(body["key"], body["data"], body["submitter"])
+        elif kind == "signal":
+            await active.signal(signal_from_dict(body))
         else:
             log.error("unknown run request", run_id=run_id, kind=kind)
 
