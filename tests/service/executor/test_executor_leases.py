@@ -278,7 +278,8 @@ async def test_a_child_run_taken_over_by_the_other_replica_reports_its_end_to_th
 
     child = linear({"id": "pause", "type": "wait", "wait": {"seconds": 2.0}}, name="sleeper")
     await registry.CreatePipeline(registry_rr.CreatePipelineRequest(pipeline=child))
-    parent = linear({"id": "call", "type": "pipeline", "pipeline": {"name": "sleeper"}}, {"id": "after", "type": "pass"})
+    call = {"id": "call", "type": "pipeline", "pipeline": {"name": "sleeper"}}
+    parent = linear(call, {"id": "after", "type": "pass"})
     a = await start_executor(runner=GatedRunner(), lease=short_lease(), registry=registry_address)
     b = await start_executor(runner=GatedRunner(), lease=short_lease(), registry=registry_address)
     async with grpc.aio.insecure_channel(a.address) as on_a, grpc.aio.insecure_channel(b.address) as on_b:
