@@ -523,7 +523,7 @@ class Runs:
         owner = self._ownership.lease.owner if self._ownership else ""
         message = (
             f"run taken over by executor {owner} (lease epoch {claim.epoch}): "
-            f"the lease of {claim.previous_owner or 'no executor'} lapsed"
+            f"the lease of {claim.previous_owner or 'no executor'} lapsed or was handed back"
         )
         await active.note(records.step_log_body("", 0, "warning", message))
         await active.resume()
