@@ -28,15 +28,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_runs import (  # noqa: F401  (run again on this stack)
-    test_an_approval_waits_for_a_person_then_takes_the_approved_branch,
-    test_start_run_over_rest,
-)
-from test_sdk import (  # noqa: F401  (run again on this stack)
-    test_create_update_and_read_back_versions,
-    test_errors_arrive_as_one_error_type_with_the_reason,
-    test_validate_reports_findings_without_storing,
-)
+import test_runs
+import test_sdk
 
 from ia.executor.v1 import message_pb2 as executor_messages
 from ia_modules import stack
@@ -132,6 +125,32 @@ def base_url(endpoint: str) -> str:
 def client(endpoint: str) -> Iterator[Client]:
     with Client(endpoint) as client:
         yield client
+
+
+# The core slice: tests of the SQLite stack, run again through this stack's Envoy.
+# Wrapped rather than imported, so that they run in this module's xdist group.
+
+
+def test_core_start_run_over_rest(base_url: str, client: Client, example, pipeline_name: str) -> None:
+    test_runs.test_start_run_over_rest(base_url, client, example, pipeline_name)
+
+
+def test_core_an_approval_answered_on_any_replica(base_url: str, client: Client, example, pipeline_name: str) -> None:
+    test_runs.test_an_approval_waits_for_a_person_then_takes_the_approved_branch(
+        base_url, client, example, pipeline_name
+    )
+
+
+def test_core_create_update_and_read_back_versions(client: Client, example, pipeline_name: str) -> None:
+    test_sdk.test_create_update_and_read_back_versions(client, example, pipeline_name)
+
+
+def test_core_errors_arrive_as_one_error_type_with_the_reason(client: Client) -> None:
+    test_sdk.test_errors_arrive_as_one_error_type_with_the_reason(client)
+
+
+def test_core_validate_reports_findings_without_storing(client: Client, example, pipeline_name: str) -> None:
+    test_sdk.test_validate_reports_findings_without_storing(client, example, pipeline_name)
 
 
 def charging_pipeline(name: str, ledger_url: str) -> dict[str, Any]:
