@@ -24,7 +24,7 @@ from pathlib import Path
 from environments import BaselineUnavailable
 from results import NotMeasurable, SuiteResult, machine, markdown, write
 
-SUITES = ("validate", "engine", "grpc", "plugins", "telemetry", "clients", "engines", "dashboard")
+SUITES = ("validate", "engine", "grpc", "plugins", "telemetry", "clients", "engines", "dashboard", "scale")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project runs: bubblewrap (the plugin sandbox),
-# graphviz (`ia-modules visualize`) and chromium (the dashboard's browser tests). Only what is missing is installed, so a
+# graphviz (`ia-modules visualize`), chromium (the dashboard's browser tests) and
+# postgresql (the tests' throwaway clusters; its binaries stay off PATH, under
+# /usr/lib/postgresql/<version>/bin). Only what is missing is installed, so a
 # machine that has them pays nothing.
 set -euo pipefail
 
@@ -9,6 +11,7 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -59,7 +59,11 @@ def test_the_container_configuration_is_valid_and_reaches_services_by_name(tmp_p
         "web": "web",
     }
     for name in GRPC_CLUSTERS:
-        assert found[name]["health_checks"][0]["grpc_health_check"] == {}, name
+        assert "grpc_health_check" in found[name]["health_checks"][0], name
+    # The template's own check of the executor replicas asks for the executor's service.
+    assert found["executor"]["health_checks"][0]["grpc_health_check"] == {
+        "service_name": "ia.executor.v1.ExecutorService"
+    }
     assert "health_checks" not in found["web"]
 
 

@@ -18,7 +18,8 @@ from ia_service_kit.server import RunningServer, ServiceConfig, start
 
 
 @pytest.fixture
-async def servers() -> AsyncIterator[list[RunningServer]]:
+async def servers(database_url: str | None) -> AsyncIterator[list[RunningServer]]:
+    # Set up after the test's database, so the servers stop before it is dropped.
     started: list[RunningServer] = []
     yield started
     for running in reversed(started):
@@ -26,13 +27,18 @@ async def servers() -> AsyncIterator[list[RunningServer]]:
 
 
 @pytest.fixture
-def start_executor(servers: list[RunningServer], tmp_path: Path) -> Callable[..., Awaitable[RunningServer]]:
+def start_executor(
+    servers: list[RunningServer], tmp_path: Path, database_url: str | None
+) -> Callable[..., Awaitable[RunningServer]]:
+    """Starts executors on port 0 over the test's backend (SQLite in the data folder, or PostgreSQL)."""
+
     async def _start(data_dir: Path | None = None, **options: Any) -> RunningServer:
         config = ServiceConfig(
             name=executor_server.NAME,
             default_port=0,
             port=0,
             data_dir=data_dir or tmp_path / "executor",
+            database_url=database_url,
             grace_period_s=0,
         )
         options.setdefault("registry", "127.0.0.1:9")
@@ -45,6 +51,7 @@ def start_executor(servers: list[RunningServer], tmp_path: Path) -> Callable[...
 
 @pytest.fixture
 async def registry_address(servers: list[RunningServer], tmp_path: Path) -> str:
+    # Always SQLite: the registry's own backends are tested in tests/service/registry.
     config = ServiceConfig(name=registry_server.NAME, default_port=0, port=0, data_dir=tmp_path / "registry")
     running = await start(config, registry_server.wire)
     servers.append(running)

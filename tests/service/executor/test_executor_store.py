@@ -13,8 +13,9 @@ from ia_service_kit.database import Database
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    database = Database(f"sqlite:///{tmp_path / 'executor.db'}", service="executor", migrations=MIGRATIONS)
+async def store(tmp_path: Path, database_url: str | None):
+    url = database_url or f"sqlite:///{tmp_path / 'executor.db'}"
+    database = Database(url, service="executor", migrations=MIGRATIONS)
     store = RunStore(database)
     yield store
     await store.close()

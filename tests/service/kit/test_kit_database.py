@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ia_service_kit.config import ServiceConfig
-from ia_service_kit.database import Database, schema_migrations
+from ia_service_kit.database import Database, driver_url, schema_migrations
 
 metadata = sa.MetaData()
 counters = sa.Table(
@@ -139,3 +139,43 @@ def test_for_service_uses_the_config_url(tmp_path: Path) -> None:
     assert db.service == "registry"
     assert (tmp_path / "registry.db").exists()
     db.close()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_plain_postgresql_urls_use_psycopg_3(scheme: str) -> None:
+    url = driver_url(f"{scheme}://user:secret@db.example:5433/ia")
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database) == ("db.example", 5433, "ia")
+    assert driver_url("postgresql+psycopg://db/ia").drivername == "postgresql+psycopg"
+    assert driver_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_a_malformed_database_url_is_refused_with_the_accepted_forms() -> None:
+    with pytest.raises(ValueError, match=r"not a database URL; use sqlite:///.* or postgresql://"):
+        Database("no-scheme-here", service="svc")
+
+
+def test_replicas_opening_one_postgresql_database_together_migrate_it_once(postgres_url: str) -> None:
+    opened: list[Database] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(Database(postgres_url, service="svc", migrations=MIGRATIONS))
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(opened) == 4
+    with opened[0].read() as connection:
+        assert connection.execute(sa.select(counters.c.value)).scalars().all() == [0]
+        versions = connection.execute(sa.select(schema_migrations.c.version)).scalars().all()
+    assert sorted(versions) == [1, 2]
+    assert {db.setting("key", lambda: str(id(db))) for db in opened} == {opened[0].setting("key", lambda: "x")}
+    assert opened[0].dialect == "postgresql"
+    for db in opened:
+        db.close()

@@ -16,12 +16,20 @@ StartRegistry = Callable[[Path], Awaitable[RunningServer]]
 
 
 @pytest.fixture
-async def start_registry() -> AsyncIterator[StartRegistry]:
-    """Starts registries on port 0 over a data folder; all are stopped at the end."""
+async def start_registry(database_url: str | None) -> AsyncIterator[StartRegistry]:
+    """Starts registries on port 0 over a data folder, or the test's PostgreSQL database;
+    all are stopped at the end."""
     started: list[RunningServer] = []
 
     async def _start(data_dir: Path) -> RunningServer:
-        config = ServiceConfig(name=NAME, default_port=DEFAULT_PORT, port=0, data_dir=data_dir, grace_period_s=1)
+        config = ServiceConfig(
+            name=NAME,
+            default_port=DEFAULT_PORT,
+            port=0,
+            data_dir=data_dir,
+            database_url=database_url,
+            grace_period_s=1,
+        )
         server = await start(config, wire)
         started.append(server)
         return server

@@ -21,14 +21,20 @@ StartTelemetry = Callable[..., Awaitable[RunningServer]]
 
 
 @pytest.fixture
-async def start_telemetry(tmp_path: Path) -> AsyncIterator[StartTelemetry]:
-    """Starts telemetry services on port 0 (keyword arguments go to `wire`); all stop at the end."""
+async def start_telemetry(tmp_path: Path, database_url: str | None) -> AsyncIterator[StartTelemetry]:
+    """Starts telemetry services on port 0 over the test's backend (keyword arguments go
+    to `wire`); all stop at the end."""
     started: list[RunningServer] = []
 
     async def _start(name: str = "telemetry", **options: Any) -> RunningServer:
         options.setdefault("exports", ExportSettings())
         config = ServiceConfig(
-            name=telemetry_server.NAME, default_port=0, port=0, data_dir=tmp_path / name, grace_period_s=0
+            name=telemetry_server.NAME,
+            default_port=0,
+            port=0,
+            data_dir=tmp_path / name,
+            database_url=database_url,
+            grace_period_s=0,
         )
         running = await start(config, functools.partial(telemetry_server.wire, **options))
         started.append(running)

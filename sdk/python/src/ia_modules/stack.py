@@ -10,6 +10,10 @@ rendered with the ports actually in use.
 A port of 0 means "pick a free one": the service reports the port it bound in its
 log (`listening on <host>:<port>`), and Envoy in its admin interface. Tests use
 this to run whole stacks side by side.
+
+`executor_replicas=N` starts N executors (`executor`, `executor-2`, ...; the extra
+ones on free ports) behind Envoy. Replicas need a shared PostgreSQL database
+(IA_DATABASE_URL in the environment); on SQLite there is one executor.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 import grpc
+import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ia_modules import tls
@@ -130,6 +135,7 @@ def up(
     *,
     timeout_s: float = 60,
     ports: Mapping[str, int] | None = None,
+    executor_replicas: int = 1,
 ) -> StackStatus:
     """Start the stack in the background and return once every part is healthy.
 
@@ -139,10 +145,17 @@ def up(
     already up, nothing is started (`started` is empty). When only some processes
     are gone, those are started again on the ports they had.
 
+    `executor_replicas` executors are started and balanced by Envoy (see the module
+    docstring).
+
     Raises StackError, after stopping what this call started, if a process exits or
     is not healthy within `timeout_s`.
     """
     _check_installed()
+    if executor_replicas < 1:
+        raise StackError(f"executor_replicas must be 1 or more, not {executor_replicas}")
+    if executor_replicas > 1 and not os.environ.get("IA_DATABASE_URL", "").startswith(("postgresql", "postgres:")):
+        raise StackError("executor replicas share one database: set IA_DATABASE_URL=postgresql://...")
     data_dir = data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
@@ -177,12 +190,19 @@ def up(
                     _await_port(spec.name, state["processes"][spec.name], data_dir, deadline)
                 _write_state(data_dir, state)
                 pending = [spec for spec in pending if spec not in wave]
+            executor = next(spec for spec in SERVICES if spec.name == "executor")
+            replicas = [_replica_name(number) for number in range(2, executor_replicas + 1)]
+            for name in replicas:
+                if not _is_alive(state["processes"].get(name)):
+                    record(name, _start_service(executor, wanted.get(name, 0), data_dir, state, name=name))
+                    _await_port(name, state["processes"][name], data_dir, deadline)
+            _write_state(data_dir, state)
             if not _is_alive(state["processes"].get(ENVOY)):
                 record(ENVOY, _start_envoy(data_dir, state, wanted[ENVOY], wanted[ENVOY_ADMIN]))
                 state["admin_port"] = _await_envoy(state["processes"][ENVOY], data_dir, deadline)
                 _write_state(data_dir, state)
-            for spec in SERVICES:
-                _await_serving(spec.name, state["processes"][spec.name], data_dir, deadline)
+            for name in [*(spec.name for spec in SERVICES), *replicas]:
+                _await_serving(name, state["processes"][name], data_dir, deadline)
         except BaseException:
             _stop([state["processes"][name] for name in reversed(started)])
             for name in started:
@@ -208,7 +228,8 @@ def down(data_dir: Path) -> list[str]:
         if state is None:
             return []
         # Envoy first, so no request reaches a service that is shutting down.
-        order = [ENVOY, *(s.name for s in reversed(SERVICES))]
+        replicas = sorted((name for name in state["processes"] if _replica_of(name)), reverse=True)
+        order = [ENVOY, *replicas, *(s.name for s in reversed(SERVICES))]
         running = [name for name in order if _is_alive(state["processes"].get(name))]
         _stop([state["processes"][name] for name in running])
         (data_dir / STATE_FILE).unlink(missing_ok=True)
@@ -246,6 +267,16 @@ def _status_from(data_dir: Path, state: dict, started: tuple[str, ...] = ()) -> 
     return StackStatus(data_dir=data_dir, endpoint=f"localhost:{envoy_port}", services=processes, started=started)
 
 
+def _replica_name(number: int) -> str:
+    return f"executor-{number}"
+
+
+def _replica_of(name: str) -> str | None:
+    """The service a process name is an extra replica of ("executor-2" -> "executor"), or None."""
+    service, _, number = name.rpartition("-")
+    return service if service == "executor" and number.isdigit() else None
+
+
 def render_envoy_config(
     template: str,
     *,
@@ -255,9 +286,33 @@ def render_envoy_config(
     upstream_ports: Mapping[str, int],
     hosts: Mapping[str, str] | None = None,
     address: str = LOOPBACK,
+    replica_ports: Mapping[str, Sequence[int]] | None = None,
 ) -> str:
     """Fill in deploy/envoy/envoy.yaml; Envoy listens on `address`, and every upstream
-    is on loopback unless `hosts` names its host (containers: its DNS name)."""
+    is on loopback unless `hosts` names its host (containers: its DNS name).
+
+    ``replica_ports`` adds loopback endpoints to a service's cluster: its extra replicas.
+    """
+    text = _substitute(template, descriptor_set, envoy_port, admin_port, upstream_ports, hosts or {}, address)
+    if not any(replica_ports.values() if replica_ports else ()):
+        return text
+    config = yaml.safe_load(text)
+    for cluster in config["static_resources"]["clusters"]:
+        for port in (replica_ports or {}).get(cluster["name"], ()):
+            endpoint = {"socket_address": {"address": LOOPBACK, "port_value": port}}
+            cluster["load_assignment"]["endpoints"][0]["lb_endpoints"].append({"endpoint": {"address": endpoint}})
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _substitute(
+    template: str,
+    descriptor_set: Path,
+    envoy_port: int,
+    admin_port: int,
+    upstream_ports: Mapping[str, int],
+    hosts: Mapping[str, str],
+    address: str,
+) -> str:
     values: dict[str, object] = {
         "ENVOY_ADDRESS": address,
         "ENVOY_PORT": envoy_port,
@@ -339,7 +394,7 @@ def _port_known(state: dict, name: str) -> bool:
     return bool(state["processes"].get(name, {}).get("port"))
 
 
-def _start_service(spec: ServiceSpec, port: int, data_dir: Path, state: dict) -> dict:
+def _start_service(spec: ServiceSpec, port: int, data_dir: Path, state: dict, *, name: str = "") -> dict:
     env = {
         **os.environ,
         "IA_DATA_DIR": str(data_dir),
@@ -349,7 +404,7 @@ def _start_service(spec: ServiceSpec, port: int, data_dir: Path, state: dict) ->
     for need in spec.needs:
         env[f"IA_{need.upper()}_ADDRESS"] = f"{LOOPBACK}:{state['processes'][need]['port']}"
     command = [sys.executable, "-m", spec.module, "--port", str(port)]
-    return _spawn(spec.name, command, data_dir, env, port=port, marker=spec.module)
+    return _spawn(name or spec.name, command, data_dir, env, port=port, marker=spec.module)
 
 
 def _start_envoy(data_dir: Path, state: dict, port: int, admin_port: int) -> dict:
@@ -367,6 +422,7 @@ def _start_envoy(data_dir: Path, state: dict, port: int, admin_port: int) -> dic
         envoy_port=port,
         admin_port=admin_port,
         upstream_ports={s.name: state["processes"][s.name]["port"] for s in SERVICES},
+        replica_ports={"executor": [p["port"] for name, p in sorted(state["processes"].items()) if _replica_of(name)]},
     )
     config.write_text(_with_tls_from_env(rendered))
     admin_address_file = data_dir / ENVOY_ADMIN_ADDRESS_FILE
@@ -462,7 +518,7 @@ def _log_tail(record: dict, data_dir: Path) -> str:
 
 def _healthy(name: str, port: int, *, timeout_s: float) -> bool:
     """Asks a row's process whether it serves, in the way its row says."""
-    spec = next((s for s in SERVICES if s.name == name), None)
+    spec = next((s for s in SERVICES if s.name == (_replica_of(name) or name)), None)
     if spec is not None and spec.health == "http":
         try:
             with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/healthz", timeout=timeout_s) as reply:

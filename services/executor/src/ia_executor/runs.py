@@ -19,6 +19,7 @@ from ia_modules.engine import (
     Plan,
     RunState,
     Scheduler,
+    Signal,
     StartChildRun,
     StepFailed,
     StepSucceeded,
@@ -46,14 +47,22 @@ from ia_executor.errors import (
 )
 from ia_executor.feed import EventFeed
 from ia_executor.human_tasks import check_response, may_answer
+from ia_executor.inbox import RunInbox
 from ia_executor.inspection import Inspection
+from ia_executor.leases import Claim, RunOwnership
 from ia_executor.run import ActiveRun
-from ia_executor.store import RunRow, RunStore, RunView, StoredEvent, TaskRow
+from ia_executor.store import Lease, RunRow, RunStore, RunView, StoredEvent, TaskRow
 from ia_executor.work import NoPluginHost, StepRunner
 
 __all__ = ["MAX_INPUT_BYTES", "Runs"]
 
 log = get_logger(__name__)
+
+FORWARDED_WAIT_S = 10.0
+"""How long a replica that forwarded an answer or a cancellation waits to see it applied."""
+
+WATCH_POLL_S = 0.2
+"""How often a watcher of a run another replica executes reads its new events."""
 
 MAX_INPUT_BYTES = 4 * 1024 * 1024
 """The largest run input accepted (serialized size). Bigger data belongs in storage
@@ -75,7 +84,10 @@ class Runs:
         *,
         runner: StepRunner | None = None,
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
     ) -> None:
+        """``lease`` is given when replicas share the database: runs are then owned
+        under leases (leases.py) instead of all being resumed at start."""
         self._store = store
         self._definitions = definitions
         self._tokens = tokens
@@ -84,6 +96,21 @@ class Runs:
         self.feed = EventFeed()
         self._active: dict[str, ActiveRun] = {}
         self._background: set[asyncio.Future[None]] = set()
+        self._ownership = (
+            None
+            if lease is None
+            else RunOwnership(
+                store,
+                lease,
+                records.FINAL_RUN_STATES,
+                take_over=self._take_over,
+                let_go=self._let_go,
+                running=lambda: set(self._active),
+            )
+        )
+        self._inbox = (
+            None if lease is None else RunInbox(store, deliver=self._deliver, running=lambda: set(self._active))
+        )
 
     # ----- starting -----------------------------------------------------------------------
 
@@ -191,9 +218,12 @@ class Runs:
             tenant=tenant,
         )
         active = self._activate(row, resolved.plan)
+        if self._ownership is not None:
+            self._store.own(row.run_id, 1)
         existing = await active.begin(resolved.document, breakpoints, mocks)
         if existing is not None:
             self._active.pop(row.run_id, None)
+            self._store.disown(row.run_id)
             return await self.get(existing.run_id)
         log.info("run started", run_id=row.run_id, pipeline=row.pipeline_name, revision=row.revision)
         return active.view()
@@ -214,6 +244,7 @@ class Runs:
 
     async def _ended(self, active: ActiveRun) -> None:
         self._active.pop(active.run_id, None)
+        self._store.disown(active.run_id)
         log.info("run ended", run_id=active.run_id, state=active.scheduler.state.value)
         parent_id = active.row.parent_run_id
         if parent_id and active.row.request_id:
@@ -262,22 +293,34 @@ class Runs:
     async def _report_child(
         self, parent_id: str, key: str, child_id: str, state: RunState, outputs: Any, error_message: str
     ) -> None:
-        parent = self._active.get(parent_id)
-        if parent is None:
-            return
+        signal: Signal
         if state is RunState.SUCCEEDED:
-            await parent.signal(StepSucceeded(key, outputs or {}, self._clock()))
-            return
-        why = f": {error_message}" if error_message else ""
-        message = f"child run {child_id} ended {state.value}{why}"
-        await parent.signal(StepFailed(key, ErrorKind.CHILD_RUN_FAILED, message, self._clock()))
+            signal = StepSucceeded(key, outputs or {}, self._clock())
+        else:
+            why = f": {error_message}" if error_message else ""
+            message = f"child run {child_id} ended {state.value}{why}"
+            signal = StepFailed(key, ErrorKind.CHILD_RUN_FAILED, message, self._clock())
+        parent = self._active.get(parent_id)
+        if parent is not None:
+            await parent.signal(signal)
+        elif self._inbox is not None and await self._unfinished(parent_id):
+            # The parent is another replica's (or about to be taken over).
+            await self._inbox.send(parent_id, "signal", signal.to_dict())
+
+    async def _unfinished(self, run_id: str) -> bool:
+        view = await asyncio.to_thread(self._store.view, run_id)
+        return view is not None and view.row.state not in records.FINAL_RUN_STATES
 
     async def cancel_child(self, key: str, reason: str) -> None:
         """Cancel the child run started for the work ``key``, if there is one."""
         # Called from the parent run's own work, which acts for the parent's tenant.
         row = await asyncio.to_thread(self._store.run_by_request, key, current_tenant())
-        if row is not None and row.run_id in self._active:
+        if row is None:
+            return
+        if row.run_id in self._active:
             await self._active[row.run_id].signal(Cancel(f"parent run: {reason}", self._clock()))
+        elif self._inbox is not None and row.state not in records.FINAL_RUN_STATES:
+            await self._inbox.send(row.run_id, "cancel", {"reason": f"parent run: {reason}"})
 
     async def note(self, run_id: str, body: dict[str, Any]) -> None:
         """Record an event that is no signal (a plugin's log or progress) in a run of this process."""
@@ -341,25 +384,52 @@ class Runs:
             if state in records.FINAL_RUN_STATES and (not history or last >= last_sequence):
                 return
             while True:
-                event = await queue.get()
-                if event.sequence <= last:
-                    continue
-                yield event
-                last = event.sequence
-                if records.is_final_event(event.event):
-                    return
+                for event in await self._next_events(queue, run_id, last):
+                    if event.sequence <= last:
+                        continue
+                    yield event
+                    last = event.sequence
+                    if records.is_final_event(event.event):
+                        return
         finally:
             self.feed.unsubscribe(run_id, queue)
+
+    async def _next_events(self, queue: asyncio.Queue[StoredEvent], run_id: str, last: int) -> list[StoredEvent]:
+        """The run's next live events. With replicas, when none is published here
+        for a while, the ones stored after ``last`` (another replica may be
+        executing the run); possibly none yet."""
+        if self._ownership is None:
+            return [await queue.get()]
+        # A run executed here publishes its events; it is read from the store only
+        # now and then, in case another replica took it over meanwhile.
+        wait_s = self._ownership.beat_s if run_id in self._active else WATCH_POLL_S
+        try:
+            return [await asyncio.wait_for(queue.get(), wait_s)]
+        except TimeoutError:
+            found = await asyncio.to_thread(self._store.events_after, run_id, last)
+            return found[2] if found else []
 
     # ----- changing a run --------------------------------------------------------------------
 
     async def cancel(self, run_id: str, reason: str) -> RunView:
-        """Cancel a run; raises RunNotFound or RunAlreadyEnded."""
+        """Cancel a run; raises RunNotFound or RunAlreadyEnded.
+
+        When another replica executes the run, the cancellation goes to it
+        (inbox.py) and the run is returned once it ended, or after FORWARDED_WAIT_S.
+        """
         view = await self.get(run_id)
         active = self._active.get(run_id)
+        reason = reason or "cancelled on request"
+        if view.row.state not in records.FINAL_RUN_STATES and active is None and self._inbox is not None:
+            # Another replica executes it: ask it, and wait (a while) to see it done.
+            await self._inbox.send(run_id, "cancel", {"reason": reason})
+            ended = await self._settled(
+                lambda: self._store.view(run_id), lambda v: v is None or v.row.state in records.FINAL_RUN_STATES
+            )
+            return ended or view
         if view.row.state in records.FINAL_RUN_STATES or active is None:
             raise RunAlreadyEnded(run_id, view.row.state)
-        await active.signal(Cancel(reason or "cancelled on request", self._clock()))
+        await active.signal(Cancel(reason, self._clock()))
         return await self.get(run_id)
 
     # ----- debugging ----------------------------------------------------------------------------
@@ -400,6 +470,30 @@ class Runs:
             scheduler.apply(signal_from_dict(data))
         return Inspection.of(view, scheduler)
 
+    @staticmethod
+    async def _settled(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
+        """What ``read`` returns once ``done`` holds, or after FORWARDED_WAIT_S."""
+        deadline = time.monotonic() + FORWARDED_WAIT_S
+        while True:
+            found = await asyncio.to_thread(read)
+            if done(found) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(WATCH_POLL_S / 2)
+
+    async def _deliver(self, run_id: str, kind: str, body: dict[str, Any]) -> None:
+        """Applies a request another replica stored for a run this one executes."""
+        active = self._active.get(run_id)
+        if active is None or active.ended:
+            return
+        if kind == "cancel":
+            await active.signal(Cancel(body["reason"], self._clock()))
+        elif kind == "submit":
+            await active.submit(body["key"], body["data"], body["submitter"])
+        elif kind == "signal":
+            await active.signal(signal_from_dict(body))
+        else:
+            log.error("unknown run request", run_id=run_id, kind=kind)
+
     # ----- human tasks ------------------------------------------------------------------------
 
     async def list_tasks(self, *, size: int, token: str, run_id: str, states: list[str]) -> tuple[list[TaskRow], str]:
@@ -424,9 +518,11 @@ class Runs:
         """Answer a task and resume its run.
 
         The submitter recorded is the authenticated caller; ``submitter`` is taken
-        as given only from a service (or in development mode). Raises TaskNotFound
-        (also for another tenant's task), TaskNotAssigned, TaskNotOpen, or
-        InvalidInput (the task stays open).
+        as given only from a service (or in development mode). When another replica
+        executes the run, the answer goes to it (inbox.py) and the task is returned
+        once it closed, or still OPEN after FORWARDED_WAIT_S (the answer then waits
+        for the run's executor). Raises TaskNotFound (also for another tenant's
+        task), TaskNotAssigned, TaskNotOpen, or InvalidInput (the task stays open).
         """
         task = await asyncio.to_thread(self._store.task, task_id)
         if task is None:
@@ -450,6 +546,16 @@ class Runs:
                 task_id=task_id,
             )
         active = self._active.get(task.run_id)
+        if active is None and self._inbox is not None:
+            # Another replica executes the run: it applies the answer, unless the
+            # task closes first (answered, timed out or cancelled).
+            await self._inbox.send(task.run_id, "submit", {"key": task.key, "data": data, "submitter": submitter})
+            current = await self._settled(lambda: self._store.task(task_id), lambda t: t is None or t.state != "OPEN")
+            if current is None or current.state == "OPEN":
+                return task
+            if current.state != "SUBMITTED" or current.submitter != submitter or current.response != data:
+                raise TaskNotOpen(task_id, current.state)
+            return current
         if active is None or not await active.submit(task.key, data, submitter):
             current = await asyncio.to_thread(self._store.task, task_id)
             raise TaskNotOpen(task_id, current.state if current else "CANCELLED")
@@ -478,7 +584,15 @@ class Runs:
     # ----- process lifecycle -----------------------------------------------------------------
 
     async def resume_all(self) -> int:
-        """Resume every run that had not ended when the executor last stopped."""
+        """Resume every run that had not ended when the executor last stopped.
+
+        With replicas: take over every run whose lease lapsed, then keep the heartbeat going.
+        """
+        if self._ownership is not None and self._inbox is not None:
+            taken = await self._ownership.beat()
+            self._ownership.start()
+            self._inbox.start()
+            return taken
         rows = await asyncio.to_thread(self._store.unfinished_runs, records.FINAL_RUN_STATES)
         resumed = []
         for row, definition in rows:
@@ -494,12 +608,48 @@ class Runs:
                 await active.resume()
         return len(resumed)
 
+    async def _take_over(self, claim: Claim) -> None:
+        """Resume a run another replica owned (or this one, before a long pause) under its new epoch."""
+        run_id = claim.row.run_id
+        stale = self._active.pop(run_id, None)
+        if stale is not None:
+            stale.stop()
+        try:
+            plan = self._definitions.plan(claim.definition)
+        except ExecutorError as error:
+            log.error("cannot take over run", run_id=run_id, error=str(error))
+            return
+        self._store.own(run_id, claim.epoch)
+        active = self._activate(claim.row, plan)
+        owner = self._ownership.lease.owner if self._ownership else ""
+        message = (
+            f"run taken over by executor {owner} (lease epoch {claim.epoch}): "
+            f"the lease of {claim.previous_owner or 'no executor'} lapsed or was handed back"
+        )
+        # No call started this work: it acts for the run's tenant from here on.
+        with acting_for(claim.row.tenant):
+            await active.note(records.step_log_body("", 0, "warning", message))
+            await active.resume()
+        log.warning("run taken over", run_id=run_id, epoch=claim.epoch, previous_owner=claim.previous_owner)
+
+    async def _let_go(self, run_id: str) -> None:
+        """Stop executing a run another replica took over (its store rows are theirs now)."""
+        active = self._active.pop(run_id, None)
+        if active is not None:
+            active.stop()
+        self._store.disown(run_id)
+
     async def stop(self) -> None:
         """Stop working on every run (they resume at the next start), finish the
         writes under way and close connections."""
+        if self._ownership is not None and self._inbox is not None:
+            await self._ownership.stop()
+            await self._inbox.stop()
         for active in list(self._active.values()):
             active.stop()
         for future in list(self._background):
             future.cancel()
+        if self._ownership is not None:
+            await self._ownership.release()
         await self._store.close()
         await self._definitions.close()

@@ -4,6 +4,10 @@ IA_REGISTRY_ADDRESS says where the registry is (default localhost:50051);
 IA_PLUGIN_HOST_ADDRESS where the plugin host is (without it, plugin steps fail
 with PLUGIN_UNAVAILABLE). On start, every run that had not ended is resumed from
 its last checkpoint.
+
+On PostgreSQL (IA_DATABASE_URL=postgresql://...) several executors may share the
+database: each run is owned under a lease of IA_EXECUTOR_LEASE_S seconds (default
+10), and the runs of a replica that stops are taken over by the others (leases.py).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from ia_service_kit.pagination import PageTokens
 from ia_service_kit.server import ServiceConfig, Wiring, run
 
 from ia_executor.definitions import Definitions
+from ia_executor.leases import lease_from_env
 from ia_executor.plugins import PluginRunner, plugin_host_address
 from ia_executor.runs import Runs
 from ia_executor.service import ExecutorService
-from ia_executor.store import MIGRATIONS, RunStore
+from ia_executor.store import MIGRATIONS, Lease, RunStore
 from ia_executor.work import StepRunner
 
 NAME = "executor"
@@ -45,12 +50,18 @@ async def wire(
     registry: str | None = None,
     runner: StepRunner | None = None,
     clock: Callable[[], float] = time.time,
+    lease: Lease | None = None,
 ) -> Wiring:
     """The executor's parts: database, store, runs (resumed) and the gRPC service.
 
-    ``registry``, ``runner`` and ``clock`` replace the defaults (tests pass their own).
+    ``registry``, ``runner``, ``clock`` and ``lease`` replace the defaults (tests
+    pass their own). Runs are leased only on PostgreSQL.
     """
     database = Database.for_service(config, MIGRATIONS)
+    if database.dialect != "postgresql":
+        lease = None
+    elif lease is None:
+        lease = lease_from_env()
     on_stop: list[Callable[[], Awaitable[None]]] = []
     address = plugin_host_address()
     if runner is None and address is not None:
@@ -59,11 +70,12 @@ async def wire(
         runner = plugins
         on_stop.append(plugins.close)
     runs = Runs(
-        RunStore(database),
+        RunStore(database, lease),
         Definitions(registry or registry_address()),
         PageTokens.for_database(database),
         runner=runner,
         clock=clock,
+        lease=lease,
     )
     resumed = await runs.resume_all()
     if resumed:

@@ -10,6 +10,13 @@ Tables:
   no gaps), in the proto3 JSON shape of `ia.executor.v1.RunEvent`'s `kind`.
 - `step_runs`: one row per step iteration: state, attempts, times, input, output.
 - `human_tasks`: requests for input, open until answered, timed out or cancelled.
+- `run_requests`: answers and cancellations waiting for the replica that owns the run.
+
+On PostgreSQL several executors share the tables, and each unfinished run is
+owned by one of them under a lease (`runs.owner`, `lease_expires`, `epoch`; see
+`leases.py`). The store fences every decision: it is written only if the run's
+epoch is still the one this executor took it with, checked under a row lock in
+the decision's own transaction, so an executor that lost a run cannot change it.
 
 `Commit` gathers everything one decision changes; `RunStore.commit` writes it in
 one transaction, so a step's completion, its events and its successors' start are
@@ -26,17 +33,33 @@ again on its own, so only its caller sees the failure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from ia_service_kit.database import Database, Migration
 from ia_service_kit.identity import DEFAULT_TENANT
 from sqlalchemy.engine import Connection, RowMapping
 
-__all__ = ["MIGRATIONS", "RUN_FIELDS", "Commit", "RunRow", "RunStore", "RunView", "StoredEvent", "TaskRow"]
+__all__ = [
+    "MIGRATIONS",
+    "RUN_FIELDS",
+    "Commit",
+    "LEASE_COLUMNS",
+    "Lease",
+    "LeaseLost",
+    "RunRow",
+    "RunStore",
+    "RunView",
+    "StoredEvent",
+    "TaskRow",
+    "run_requests",
+]
+
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 
@@ -62,6 +85,11 @@ runs = sa.Table(
     sa.Column("tenant", sa.String(63), nullable=False, default=DEFAULT_TENANT),
     sa.UniqueConstraint("tenant", "request_id", name="runs_by_tenant_request"),
     sa.Index("runs_by_tenant_time", "tenant", "create_time", "run_id"),
+    # Ownership among executor replicas (PostgreSQL): who runs it, until when, and
+    # how many times it changed hands (the fencing token).
+    sa.Column("owner", sa.String(128), nullable=True),
+    sa.Column("lease_expires", sa.Float, nullable=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("runs_by_time", "create_time", "run_id"),
     sa.Index("runs_by_pipeline", "pipeline_name", "create_time"),
     sa.Index("runs_by_state", "state"),
@@ -123,6 +151,20 @@ human_tasks = sa.Table(
 )
 
 
+run_requests = sa.Table(
+    "run_requests",
+    metadata,
+    # Answers and cancellations for a run, sent by a replica that does not own it
+    # and applied by the one that does (inbox.py).
+    sa.Column("request_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("create_time", sa.Float, nullable=False),
+    sa.Index("run_requests_by_run", "run_id", "request_id"),
+)
+
+
 def _create_tables(connection: Connection) -> None:
     metadata.create_all(connection)
 
@@ -132,7 +174,9 @@ MIGRATIONS: list[Migration] = [(1, _create_tables)]
 
 # Statements are built once and executed with parameters (lists of them for many
 # rows): building a statement per call costs more than the database work itself.
-_RUN_COLUMNS = [column for column in runs.c if column.name != "definition"]
+LEASE_COLUMNS = ("owner", "lease_expires", "epoch")
+"""The columns of `runs` that say who owns a run (leases.py), not what the run is."""
+_RUN_COLUMNS = [column for column in runs.c if column.name != "definition" and column.name not in LEASE_COLUMNS]
 _select_run = sa.select(*_RUN_COLUMNS).where(runs.c.run_id == sa.bindparam("run_id"))
 _select_run_by_request = sa.select(*_RUN_COLUMNS).where(
     (runs.c.request_id == sa.bindparam("request_id")) & (runs.c.tenant == sa.bindparam("tenant"))
@@ -266,6 +310,22 @@ class Commit:
     task_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+class LeaseLost(Exception):
+    """A decision refused: another executor took the run over (its epoch moved on)."""
+
+    def __init__(self, run_id: str, epoch: int, current: int | None) -> None:
+        super().__init__(f"run {run_id} is no longer ours: we hold epoch {epoch}, the store has {current}")
+        self.run_id = run_id
+
+
+@dataclass(frozen=True)
+class Lease:
+    """This executor's claim on the runs it starts: its owner id and lease length."""
+
+    owner: str
+    lease_s: float
+
+
 def _run(row: RowMapping) -> RunRow:
     return RunRow(**row)
 
@@ -313,8 +373,11 @@ class RunStore:
     transaction. Writes are coroutines: see the module docstring.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, lease: Lease | None = None) -> None:
         self._database = database
+        self._lease = lease
+        # run id -> the epoch this executor owns it under; decisions of these runs are fenced.
+        self._epochs: dict[str, int] = {}
         self._queue: list[_Write] = []
         self._flushing: asyncio.Task[None] | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-store")
@@ -332,6 +395,27 @@ class RunStore:
     async def commit(self, commit: Commit) -> None:
         """Writes one decision: signal, events, step runs, run fields and tasks."""
         await self._write(commit, None)
+
+    def own(self, run_id: str, epoch: int) -> None:
+        """From now on, write the run's decisions only while its epoch is ``epoch``."""
+        self._epochs[run_id] = epoch
+
+    def disown(self, run_id: str) -> None:
+        """Stop fencing the run (it ended, or another executor has it)."""
+        self._epochs.pop(run_id, None)
+
+    async def in_writer(self, work: Callable[[Connection], T]) -> T:
+        """Runs ``work`` in a write transaction on the writer thread, between batches.
+
+        Lease statements go through here: they lock the same rows as the batches,
+        and one thread taking the locks one transaction at a time cannot deadlock itself.
+        """
+
+        def run() -> T:
+            with self._database.write() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, run)
 
     async def close(self) -> None:
         """Waits for the queued writes, then stops the writer thread."""
@@ -386,14 +470,43 @@ class RunStore:
                 return existing
         return error
 
-    @staticmethod
-    def _write_together(connection: Connection, batch: list[_Write]) -> list[RunRow | None]:
+    def _fence(self, connection: Connection, batch: list[_Write]) -> dict[str, LeaseLost]:
+        """The runs of ``batch`` whose epoch moved on, each with its refusal.
+
+        The rows stay locked until the batch commits, so no takeover can slip in
+        between this check and the writes.
+        """
+        fenced = {
+            write.commit.run_id: self._epochs[write.commit.run_id]
+            for write in batch
+            if write.new_run is None and write.commit.run_id in self._epochs
+        }
+        if not fenced:
+            return {}
+        query = (
+            sa.select(runs.c.run_id, runs.c.epoch)
+            .where(runs.c.run_id.in_(sorted(fenced)))
+            .order_by(runs.c.run_id)
+            .with_for_update()
+        )
+        current = {run_id: epoch for run_id, epoch in connection.execute(query)}
+        return {
+            run_id: LeaseLost(run_id, epoch, current.get(run_id))
+            for run_id, epoch in fenced.items()
+            if current.get(run_id) != epoch
+        }
+
+    def _write_together(self, connection: Connection, batch: list[_Write]) -> list[RunRow | None | Exception]:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _BATCH_STATEMENTS}
         task_updates: list[dict[str, Any]] = []
-        outcomes: list[RunRow | None] = []
+        outcomes: list[RunRow | None | Exception] = []
         created: dict[tuple[str, str], RunRow] = {}  # (tenant, request id) -> the new run of this batch
+        refused = self._fence(connection, batch)
         for write in batch:
             commit = write.commit
+            if commit.run_id in refused and write.new_run is None:
+                outcomes.append(refused[commit.run_id])
+                continue
             if write.new_run is None:
                 rows["run_updates"].append({"where_run_id": commit.run_id, **commit.run})
                 outcomes.append(None)
@@ -406,7 +519,7 @@ class RunStore:
                 stored = RunRow(**(row.__dict__ | commit.run))
                 if row.request_id:
                     created[(row.tenant, row.request_id)] = stored
-                rows["new_runs"].append(stored.__dict__ | {"definition": definition})
+                rows["new_runs"].append(stored.__dict__ | {"definition": definition} | self._first_lease())
                 outcomes.append(stored)
             run_id = commit.run_id
             if commit.signal is not None:
@@ -427,6 +540,12 @@ class RunStore:
             connection.execute(_update_task, values)
         return outcomes
 
+    def _first_lease(self) -> dict[str, Any]:
+        """The lease columns of a run this executor creates: its own, from epoch 1."""
+        if self._lease is None:
+            return {"owner": None, "lease_expires": None, "epoch": 0}
+        return {"owner": self._lease.owner, "lease_expires": time.time() + self._lease.lease_s, "epoch": 1}
+
     # ----- reads ----------------------------------------------------------------------
 
     def view(self, run_id: str) -> RunView | None:
@@ -437,6 +556,11 @@ class RunStore:
                 return None
             steps = connection.execute(_select_steps, {"run_id": run_id}).mappings()
             return RunView(_run(row._mapping), [dict(step) for step in steps])
+
+    def read_rows(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+        """The rows of one query, read in its own transaction."""
+        with self._database.read() as connection:
+            return list(connection.execute(query))
 
     def run_by_request(self, request_id: str, tenant: str = DEFAULT_TENANT) -> RunRow | None:
         """The run of ``tenant`` started with this request id, or None."""

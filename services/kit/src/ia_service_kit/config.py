@@ -14,6 +14,13 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_DATA_DIR = ".ia"
 
 
+class SettingsError(ValueError):
+    """A malformed setting (an environment variable or a flag); the message names it.
+
+    A service that meets one at start-up logs the message and exits 1, without a traceback.
+    """
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """How one service process runs.

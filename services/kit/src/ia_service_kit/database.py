@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from ia_service_kit.config import SettingsError
 from ia_service_kit.logging import get_logger
 
 if TYPE_CHECKING:
@@ -52,6 +53,28 @@ service_settings = sa.Table(
 )
 
 _WRITE_OPTION = "ia_write_transaction"
+_MIGRATION_LOCK = 0x1A_0D_0001  # the PostgreSQL advisory lock key held while migrating
+
+# PostgreSQL URLs as users write them (`postgresql://`, `postgres://`) name no
+# driver; SQLAlchemy would pick psycopg2, which the project does not ship.
+_POSTGRESQL_SCHEMES = {"postgresql", "postgres"}
+
+
+def driver_url(url: str) -> URL:
+    """``url`` parsed, with psycopg 3 as the driver of a plain PostgreSQL URL.
+
+    Raises SettingsError with the accepted forms when the URL cannot be parsed.
+    """
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise SettingsError(
+            f"IA_DATABASE_URL {url!r} is not a database URL; use sqlite:///path/to/file.db "
+            "or postgresql://user:password@host:port/database"
+        ) from error
+    if parsed.drivername in _POSTGRESQL_SCHEMES:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 class Database:
@@ -72,11 +95,11 @@ class Database:
         busy_timeout_ms: int = 10_000,
     ) -> None:
         self.service = service
-        parsed = make_url(url)
+        parsed = driver_url(url)
         is_sqlite = parsed.get_backend_name() == "sqlite"
         if is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url)
+        self.engine: Engine = sa.create_engine(parsed, pool_pre_ping=not is_sqlite)
         self._safe_url = parsed.render_as_string(hide_password=True)
         if is_sqlite:
             self._configure_sqlite(busy_timeout_ms)
@@ -155,6 +178,10 @@ class Database:
         if versions != sorted(set(versions)):
             raise ValueError(f"migration versions of {self.service} must be unique and increasing: {versions}")
         with self.write() as connection:
+            if self.dialect == "postgresql":
+                # Replicas starting together would race to create the same tables:
+                # one migrates while the others wait, then find nothing to do.
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             _kit_metadata.create_all(connection)
             applied = set(
                 connection.execute(

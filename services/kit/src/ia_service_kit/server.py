@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 import ia
 from ia_service_kit.auth import AuthInterceptor, Authenticator, AuthSettings, AuthSettingsError
-from ia_service_kit.config import ServiceConfig
+from ia_service_kit.config import ServiceConfig, SettingsError
 from ia_service_kit.database import Database
 from ia_service_kit.errors import ErrorInterceptor
 from ia_service_kit.logging import configure_logging, get_logger
@@ -269,7 +269,7 @@ def run(config: ServiceConfig, wire: Wire, *, tracing: bool = True) -> int:
         if tracing:
             tracer = configure_tracing(config.name)
         asyncio.run(serve(config, wire))
-    except (OSError, TelemetrySettingsError, AuthSettingsError) as error:
+    except (OSError, TelemetrySettingsError, AuthSettingsError, SettingsError) as error:
         log.error("cannot start", error=str(error))
         return 1
     except Exception:

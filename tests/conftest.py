@@ -1,0 +1,3 @@
+"""Fixtures every suite may use: a throwaway PostgreSQL cluster (tests/postgres_testing.py)."""
+
+pytest_plugins = ["postgres_testing"]
