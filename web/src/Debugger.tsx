@@ -50,6 +50,8 @@ interface Props {
   runId: string;
   /** Whether the run is paused now (Step and Continue are offered only then). */
   paused: boolean;
+  /** Whether the run has ended: then only what it evaluated is shown, no buttons. */
+  ended: boolean;
   /** What to say when the run is not paused, e.g. "The run is running." */
   status: string;
   inspection: Inspection;
@@ -57,7 +59,8 @@ interface Props {
   version: string;
 }
 
-export function DebuggerPanel({ runId, paused, status, inspection: { inspection, fresh, error: inspectionError }, version }: Props) {
+export function DebuggerPanel({ runId, paused, ended, status, inspection: answer, version }: Props) {
+  const { inspection, fresh, error: inspectionError } = answer;
   const held = paused ? (inspection?.paused ?? []) : [];
   const [chosen, setChosen] = useState<string>("");
   const current = held.find((p) => p.stepId === chosen) ?? held[0];
@@ -126,25 +129,27 @@ export function DebuggerPanel({ runId, paused, status, inspection: { inspection,
     <Section
       title="Debugger"
       actions={
-        <>
-          <button
-            className="primary"
-            onClick={() => void send("step")}
-            disabled={blocked}
-            aria-keyshortcuts="F10 n"
-            title="Run the paused step, then pause before the next one (F10 or n)"
-          >
-            {busy === "step" ? "Stepping…" : "Step"} <kbd>F10</kbd>
-          </button>
-          <button
-            onClick={() => void send("continue")}
-            disabled={blocked}
-            aria-keyshortcuts="F8 c"
-            title="Run on until the next breakpoint or the end (F8 or c)"
-          >
-            {busy === "continue" ? "Continuing…" : "Continue"} <kbd>F8</kbd>
-          </button>
-        </>
+        !ended && (
+          <>
+            <button
+              className="primary"
+              onClick={() => void send("step")}
+              disabled={blocked}
+              aria-keyshortcuts="F10 n"
+              title="Run the paused step, then pause before the next one (F10 or n)"
+            >
+              {busy === "step" ? "Stepping…" : "Step"} <kbd>F10</kbd>
+            </button>
+            <button
+              onClick={() => void send("continue")}
+              disabled={blocked}
+              aria-keyshortcuts="F8 c"
+              title="Run on until the next breakpoint or the end (F8 or c)"
+            >
+              {busy === "continue" ? "Continuing…" : "Continue"} <kbd>F8</kbd>
+            </button>
+          </>
+        )
       }
     >
       <div data-testid="debugger">
@@ -199,7 +204,7 @@ export function DebuggerPanel({ runId, paused, status, inspection: { inspection,
             </div>
           )}
           <div>
-            <h3>Outputs so far</h3>
+            <h3>{ended ? "Step outputs" : "Outputs so far"}</h3>
             {Object.keys(outputs).length ? <Json value={outputs} /> : <p className="muted">No step has succeeded yet.</p>}
           </div>
         </div>
@@ -208,7 +213,7 @@ export function DebuggerPanel({ runId, paused, status, inspection: { inspection,
           <p className="muted">No transition condition evaluated yet.</p>
         ) : (
           <div className="table-wrap">
-            <table data-testid="conditions">
+            <table className="conditions" data-testid="conditions">
               <thead>
                 <tr>
                   <th>Transition</th>
@@ -225,15 +230,17 @@ export function DebuggerPanel({ runId, paused, status, inspection: { inspection,
                       {count > 1 && <div className="muted small">latest of {count}, iteration {latest.iteration}</div>}
                     </td>
                     <td>
-                      <span className={`verdict ${latest.fired ? "taken" : "not-taken"}`}>{latest.fired ? "taken" : "not taken"}</span>
+                      <span className={`verdict ${latest.fired ? "taken" : "not-taken"}`}>
+                        {latest.fired ? "taken" : "not taken"}
+                      </span>
                     </td>
                     <td data-testid="condition-reason">
-                      <code className="wrap">{latest.condition}</code>
+                      <code className="condition-text">{latest.condition}</code>
                       <div>{latest.reason}</div>
                     </td>
-                    <td>
+                    <td data-label="Values read">
                       {Object.keys(latest.values ?? {}).length ? (
-                        <code className="wrap">{JSON.stringify(latest.values)}</code>
+                        <code className="condition-text">{JSON.stringify(latest.values)}</code>
                       ) : (
                         <span className="muted">none</span>
                       )}

@@ -328,6 +328,7 @@ export function RunMonitorPage({ runId }: { runId: string }) {
         <DebuggerPanel
           runId={runId}
           paused={paused}
+          ended={final}
           status={
             final
               ? `The run ended: ${stateWords}.`
@@ -351,7 +352,7 @@ export function RunMonitorPage({ runId }: { runId: string }) {
             </thead>
             <tbody>
               {monitor.steps.map((step) => {
-                const state = stepStateName(step.state);
+                const state = held.has(step.id) && latest.get(step.id) === step ? "PAUSED" : stepStateName(step.state);
                 const left = step.start !== undefined ? ((step.start - origin) / span) * 100 : 0;
                 const right = step.end ?? (step.start !== undefined ? Date.now() : undefined);
                 const width = step.start !== undefined && right !== undefined ? Math.max(1, ((right - step.start) / span) * 100) : 0;

@@ -135,7 +135,7 @@ export function StartRunPage({ name }: { name: string }) {
             <p className="muted small">
               Click a step to pause before it (a condition in CEL over <code>input</code>, <code>parameters</code>,{" "}
               <code>steps</code> and <code>run</code> pauses only when it holds). A mocked step completes with the JSON
-              object you give, without running.
+              object you give, without running. On the graph, a breakpoint has an orange border, a mock a dashed one.
             </p>
             <GraphView
               graph={graph}
@@ -169,7 +169,12 @@ export function StartRunPage({ name }: { name: string }) {
                       onChange={(e) => change(id, { condition: e.target.value })}
                     />
                     <label className="inline">
-                      <input type="checkbox" id={`mock-${id}`} checked={step.mocked} onChange={(e) => change(id, { mocked: e.target.checked })} />{" "}
+                      <input
+                        type="checkbox"
+                        id={`mock-${id}`}
+                        checked={step.mocked}
+                        onChange={(e) => change(id, { mocked: e.target.checked })}
+                      />{" "}
                       Mock
                     </label>
                     {step.mocked && (
