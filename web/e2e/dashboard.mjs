@@ -444,6 +444,7 @@ await scenario("debugger", async () => {
   const input = page.locator("#debug-input");
   const original = JSON.parse(await input.inputValue());
   await input.fill("{");
+  await page.locator("[data-testid=input-edit].field-error").waitFor();
   const invalidEdit = await page.locator("[data-testid=input-edit]").innerText();
   const stepBlocked = await page.getByRole("button", { name: /^Step/ }).isDisabled();
   await input.fill(JSON.stringify({ ...original, label: "edited" }, null, 2));
