@@ -413,7 +413,57 @@ await scenario("conditions", async () => {
   };
 });
 
-// 12. The new pages in the other theme (the scenarios above ran in the one theme_keyboard chose).
+// 12. The debugger: a breakpoint (refused first for a bad condition) and a mock; paused
+// on the right step, a branch not taken and why, an input edited, Step (F10), Continue.
+await scenario("debugger", async () => {
+  await go(`/start/${prefix}-debug`);
+  await page.locator("[data-testid=debug-settings] summary").click();
+  const settings = page.locator("[data-testid=debug-settings]");
+  await settings.locator("g[data-step=small]").click();
+  await page.locator("#break-condition-small").fill("input.n >");
+  await page.locator("#mock-fetch").check();
+  await page.locator("#mock-output-fetch").fill("[3]");
+  await page.getByRole("button", { name: "Start in the debugger" }).click();
+  const badMock = await settings.locator("[data-debug-step=fetch] .field-error").innerText();
+  await page.locator("#mock-output-fetch").fill('{"n": 3}');
+  await page.getByRole("button", { name: "Start in the debugger" }).click();
+  const refusal = await page.locator("[data-testid=error]").innerText();
+  const badCondition = await settings.locator("[data-debug-step=small] .field-error").innerText();
+  await shoot("start-debug-refused");
+  await page.locator("#break-condition-small").fill("input.n < 10");
+  await page.getByRole("button", { name: "Start in the debugger" }).click();
+  const runId = await runIdFromUrl();
+  await waitRunState("PAUSED");
+  await page.locator("g[data-step=small][data-state=PAUSED]").waitFor();
+  const pausedAt = await page.locator("[data-testid=paused-at]").innerText();
+  const notTaken = page.locator("[data-testid=conditions] tr[data-edge='fetch->big']");
+  const branch = {
+    fired: await notTaken.getAttribute("data-fired"),
+    reason: await notTaken.locator("[data-testid=condition-reason]").innerText(),
+  };
+  const input = page.locator("#debug-input");
+  const original = JSON.parse(await input.inputValue());
+  await input.fill("{");
+  await page.locator("[data-testid=input-edit].field-error").waitFor();
+  const invalidEdit = await page.locator("[data-testid=input-edit]").innerText();
+  const stepBlocked = await page.getByRole("button", { name: /^Step/ }).isDisabled();
+  await input.fill(JSON.stringify({ ...original, label: "edited" }, null, 2));
+  await page.locator("[data-testid=input-edit]", { hasText: "Edited: label" }).waitFor();
+  await shoot("debugger");
+  await page.keyboard.press("F10");
+  await page.locator("g[data-step=report][data-state=PAUSED]").waitFor();
+  const steppedTo = await page.locator("[data-testid=paused-at]").innerText();
+  const nextInput = JSON.parse(await input.inputValue());
+  await page.getByRole("button", { name: /^Continue/ }).click();
+  await waitRunState("SUCCEEDED");
+  const outputs = JSON.parse(await page.locator("section:has(h2:text('Outputs')) pre").innerText());
+  const events = await page.locator("[data-testid=events]").innerText();
+  await shoot("debugger-finished");
+  const facts = { badMock, refusal, badCondition, pausedAt, branch, original, invalidEdit, stepBlocked };
+  return { runId, ...facts, steppedTo, nextInput, outputs, events };
+});
+
+// 13. The new pages in the other theme (the scenarios above ran in the one theme_keyboard chose).
 await scenario("other_theme", async () => {
   await page.locator("[data-testid=theme]").click();
   const theme = await page.evaluate(() => document.documentElement.dataset.theme);

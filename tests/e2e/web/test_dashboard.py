@@ -121,6 +121,27 @@ def _register(client: Client, prefix: str) -> None:
     )
     client.create_pipeline(
         {
+            "name": f"{prefix}-debug",
+            "parameters": {"n": 40},
+            "steps": [
+                {"id": "fetch", "type": "pass", "inputs": {"n": "{{ parameters.n }}"}},
+                {"id": "big", "type": "pass", "inputs": {"label": "big"}},
+                {"id": "small", "type": "pass", "inputs": {"n": "{{ fetch.n }}", "label": "small"}},
+                {"id": "report", "type": "pass", "inputs": {"label": "{{ small.label }}", "n": "{{ small.n }}"}},
+            ],
+            "flow": {
+                "start_at": "fetch",
+                "transitions": [
+                    {"from": "fetch", "to": "big", "condition": {"type": "cel", "expr": "result.n > 10"}},
+                    {"from": "fetch", "to": "small", "condition": {"type": "cel", "expr": "result.n <= 10"}},
+                    {"from": "small", "to": "report"},
+                ],
+            },
+            "outputs": {"label": "{{ report.label }}", "n": "{{ report.n }}"},
+        }
+    )
+    client.create_pipeline(
+        {
             "name": f"{prefix}-slow",
             "steps": [
                 {"id": "first", "type": "pass"},
@@ -335,6 +356,29 @@ def test_the_graph_editor_sets_conditions_and_step_config_in_forms(seen: dict[st
     }
     assert by_edge[("second_pause", "sign")] is None
     assert report["greet"]["config"] == {"values": {"source": "dashboard"}}
+
+
+def test_the_debugger_pauses_explains_a_branch_takes_an_edit_and_steps(seen: dict[str, dict]) -> None:
+    report = scenario(seen, "debugger")
+
+    # Bad breakpoints and mocks are refused next to their step, in the service's words.
+    assert report["badMock"] == 'The mock output of fetch is not a JSON object; write one, e.g. {"score": 0.9}'
+    assert "INVALID_ARGUMENT" in report["refusal"]
+    assert "breakpoints[0].condition" in report["refusal"]
+    assert report["badCondition"]
+    # The mock (n = 3, not the parameter's 40) sent the run down the small branch.
+    assert report["pausedAt"].startswith("Paused before small")
+    assert "breakpoint" in report["pausedAt"]
+    assert report["branch"]["fired"] == "false"
+    assert "result.n > 10" in report["branch"]["reason"]
+    assert report["original"] == {"n": 3, "label": "small"}
+    assert report["invalidEdit"].startswith("The input is not JSON")
+    assert report["stepBlocked"]
+    # Step ran the edited step and paused before the next one.
+    assert report["steppedTo"].startswith("Paused before report")
+    assert report["nextInput"] == {"label": "edited", "n": 3}
+    assert report["outputs"] == {"label": "edited", "n": 3}
+    assert "small input edited: label" in report["events"]
 
 
 def test_the_new_pages_render_in_the_other_theme(seen: dict[str, dict]) -> None:

@@ -2,7 +2,8 @@
  * One run, live: the graph with each step coloured by its state, a timeline with
  * durations and attempts, outputs and errors, and cancel. It follows WatchRun and,
  * when the stream breaks (an executor restart, a network blip), reopens it from
- * the last sequence it saw, so no event is lost or shown twice.
+ * the last sequence it saw, so no event is lost or shown twice. A run started
+ * with breakpoints shows the debugger while it is paused.
  */
 import { useEffect, useMemo, useReducer, useState } from "react";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
@@ -19,6 +20,7 @@ import {
 import { asIAError, client, formatDuration, formatTime, millis, runStateName, stepStateName } from "../api";
 import { layout } from "../graph";
 import { GraphView } from "../GraphView";
+import { DebuggerPanel, useInspection } from "../Debugger";
 import type { JsonObject } from "../forms";
 import { Badge, ErrorBox, Json, Section } from "../ui";
 
@@ -42,6 +44,10 @@ interface Monitor {
   steps: StepView[];
   log: { sequence: bigint; time?: number; text: string }[];
   taskOpen: boolean;
+  /** The last event's sequence: the debugger inspects the run again after each. */
+  sequence: bigint;
+  /** Whether the run was seen paused: its debugger then stays on screen. */
+  debugged: boolean;
 }
 
 const FINAL_STEP_STATES = new Set([StepState.SUCCEEDED, StepState.FAILED, StepState.SKIPPED, StepState.CANCELLED]);
@@ -51,6 +57,15 @@ const TRANSIENT = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.D
 type Action = { kind: "event"; event: RunEvent } | { kind: "run"; run: Run };
 
 function reduce(monitor: Monitor, action: Action): Monitor {
+  const next = apply(monitor, action);
+  return {
+    ...next,
+    sequence: action.kind === "event" ? action.event.sequence : next.sequence,
+    debugged: next.debugged || next.state === RunState.PAUSED,
+  };
+}
+
+function apply(monitor: Monitor, action: Action): Monitor {
   if (action.kind === "run") {
     const run = action.run;
     const steps = [...monitor.steps];
@@ -126,12 +141,14 @@ function reduce(monitor: Monitor, action: Action): Monitor {
       return { ...monitor, taskOpen: true, log: log(`${kind.value.stepId} waits for input: ${kind.value.prompt}`) };
     case "outputs":
       return { ...monitor, outputs: kind.value.outputs as JsonObject | undefined, log: log("outputs ready") };
+    case "stepInputEdited":
+      return { ...monitor, log: log(`${kind.value.stepId} input edited: ${kind.value.fields.join(", ")}`) };
     default:
       return monitor;
   }
 }
 
-const EMPTY: Monitor = { state: RunState.UNSPECIFIED, steps: [], log: [], taskOpen: false };
+const EMPTY: Monitor = { state: RunState.UNSPECIFIED, steps: [], log: [], taskOpen: false, sequence: 0n, debugged: false };
 
 export function RunMonitorPage({ runId }: { runId: string }) {
   const [monitor, dispatch] = useReducer(reduce, EMPTY);
@@ -218,6 +235,12 @@ export function RunMonitorPage({ runId }: { runId: string }) {
   const finish = Math.max(...monitor.steps.map((s) => s.end ?? s.start ?? -Infinity), Date.now() - 1);
   const span = Number.isFinite(origin) ? Math.max(1, finish - origin) : 1;
   const final = FINAL_RUN_STATES.has(monitor.state);
+  const paused = monitor.state === RunState.PAUSED;
+  // Inspected while paused, and once more at the end (the conditions the whole run evaluated).
+  const version = final ? "final" : String(monitor.sequence);
+  const inspection = useInspection(runId, paused || (final && monitor.debugged), version);
+  const stateWords = runStateName(monitor.state).replace(/_/g, " ").toLowerCase();
+  const held = new Set(paused && inspection.fresh ? (inspection.inspection?.paused ?? []).map((p) => p.stepId) : []);
   const shown = selected ? monitor.steps.find((s) => s.key === selected) : undefined;
 
   const cancel = async () => {
@@ -270,6 +293,12 @@ export function RunMonitorPage({ runId }: { runId: string }) {
             This run waits for a person. <a href={`#/tasks?run=${runId}`}>Open its task</a>
           </p>
         )}
+        {paused && (
+          <p className="notice paused" data-testid="paused-banner">
+            This run is paused{held.size ? ` before ${[...held].join(", ")}` : ""}. Step (F10) runs the paused step and pauses
+            again; Continue (F8) runs on to the next breakpoint.
+          </p>
+        )}
         {monitor.error && (
           <div className="error" role="alert" data-testid="run-error">
             <strong>Run error</strong> {monitor.error.stepId && <code>{monitor.error.stepId}</code>} {monitor.error.kind}:{" "}
@@ -280,6 +309,9 @@ export function RunMonitorPage({ runId }: { runId: string }) {
           graph={graph}
           label="The run's steps, coloured by state"
           stateOf={(id) => {
+            if (held.has(id)) {
+              return "PAUSED";
+            }
             const step = latest.get(id);
             return step ? stepStateName(step.state) : undefined;
           }}
@@ -292,6 +324,20 @@ export function RunMonitorPage({ runId }: { runId: string }) {
           }}
         />
       </Section>
+      {monitor.debugged && (
+        <DebuggerPanel
+          runId={runId}
+          paused={paused}
+          ended={final}
+          status={
+            final
+              ? `The run ended: ${stateWords}.`
+              : `The run is ${stateWords}; it pauses again at the next breakpoint.`
+          }
+          inspection={inspection}
+          version={version}
+        />
+      )}
       <Section title="Timeline">
         <div className="table-wrap">
           <table data-testid="timeline">
@@ -306,7 +352,7 @@ export function RunMonitorPage({ runId }: { runId: string }) {
             </thead>
             <tbody>
               {monitor.steps.map((step) => {
-                const state = stepStateName(step.state);
+                const state = held.has(step.id) && latest.get(step.id) === step ? "PAUSED" : stepStateName(step.state);
                 const left = step.start !== undefined ? ((step.start - origin) / span) * 100 : 0;
                 const right = step.end ?? (step.start !== undefined ? Date.now() : undefined);
                 const width = step.start !== undefined && right !== undefined ? Math.max(1, ((right - step.start) / span) * 100) : 0;

@@ -9,6 +9,7 @@ const STATES = [
   RunState.PENDING,
   RunState.RUNNING,
   RunState.WAITING_FOR_INPUT,
+  RunState.PAUSED,
   RunState.SUCCEEDED,
   RunState.FAILED,
   RunState.CANCELLED,
