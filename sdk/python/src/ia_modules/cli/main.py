@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 
-from ia_modules.cli import definitions, diff, docs, init, pipelines, runs, stack, trace, visualize
+from ia_modules.cli import coercion, definitions, diff, docs, init, pipelines, runs, stack, trace, visualize
 from ia_modules.cli.console import settings
+
+coercion.install()
 
 app = typer.Typer(
     name="ia-modules",
