@@ -30,6 +30,7 @@ from ia_modules.plugin import CallInfo, Kind, PluginClient
 from ia_modules.plugin.host import PluginHostClient
 from ia_service_kit.identity import outgoing_metadata
 from ia_service_kit.logging import get_logger
+from ia_service_kit.telemetry import client_call_span, uninstrumented_channel
 
 from ia_executor import records
 from ia_executor.work import StepError
@@ -37,6 +38,9 @@ from ia_executor.work import StepError
 __all__ = ["PYTHON_STEP", "PluginRunner", "Report", "plugin_host_address", "step_error"]
 
 log = get_logger(__name__)
+
+_EXECUTE_STEP = "/ia.plugin.v1.PluginService/ExecuteStep"
+_EVALUATE_CONDITION = "/ia.plugin.v1.PluginService/EvaluateCondition"
 
 PYTHON_STEP = "python_step"
 """The built-in plugin that runs a ``module``/``step_class`` step."""
@@ -160,14 +164,16 @@ class PluginRunner:
         relay = None if self._report is None else _Relay(self._report, run_id, action.step_id, action.iteration)
         try:
             async with self._calling(name, Kind.STEP, what) as plugin:
-                outcome = await plugin.client.execute_step(
-                    name,
-                    config,
-                    action.input,
-                    call=call,
-                    timeout_s=self._timeout(plugin, action.deadline),
-                    on_message=relay,
-                )
+                with client_call_span(_EXECUTE_STEP) as metadata:
+                    outcome = await plugin.client.execute_step(
+                        name,
+                        config,
+                        action.input,
+                        call=call,
+                        timeout_s=self._timeout(plugin, action.deadline),
+                        on_message=relay,
+                        metadata=metadata,
+                    )
         finally:
             if relay is not None:
                 await relay.close()
@@ -178,9 +184,15 @@ class PluginRunner:
         call = CallInfo(_run_id(action.key), step_id=action.step_id, idempotency_key=action.key)
         # The engine's CONDITION_ERROR names the transition and the plugin.
         async with self._calling(action.plugin, Kind.CONDITION, "") as plugin:
-            answer = await plugin.client.evaluate_condition(
-                action.plugin, action.config, action.input, call=call, timeout_s=self._timeout(plugin, None)
-            )
+            with client_call_span(_EVALUATE_CONDITION) as metadata:
+                answer = await plugin.client.evaluate_condition(
+                    action.plugin,
+                    action.config,
+                    action.input,
+                    call=call,
+                    timeout_s=self._timeout(plugin, None),
+                    metadata=metadata,
+                )
         return Verdict(answer.result, answer.reason or ("it held" if answer.result else "it did not hold"))
 
     @contextlib.asynccontextmanager
@@ -212,8 +224,11 @@ class PluginRunner:
             raise step_error(error, what) from None
         client = self._clients.get(answer.endpoint)
         if client is None:
-            # Deadlines come from each call: the step's and the plugin's.
-            client = self._clients[answer.endpoint] = PluginClient(answer.endpoint, timeout_s=None)
+            # Deadlines come from each call: the step's and the plugin's. The calls
+            # carry their own client spans (client_call_span): no interceptor.
+            client = self._clients[answer.endpoint] = PluginClient(
+                answer.endpoint, timeout_s=None, open_channel=uninstrumented_channel
+            )
         limits = answer.limits
         if limits.max_concurrency > 0 and name not in self._slots:
             self._slots[name] = asyncio.Semaphore(limits.max_concurrency)

@@ -82,10 +82,12 @@ __all__ = [
     "TelemetrySettings",
     "TelemetrySettingsError",
     "Tracing",
+    "client_call_span",
     "configure_tracing",
     "positive_number",
     "server_interceptors",
     "serve_metrics",
+    "uninstrumented_channel",
 ]
 
 log = get_logger(__name__)
@@ -431,6 +433,58 @@ def configure_tracing(
         _client_instrumentor.instrument()
     log.debug("tracing", service=service, endpoint=settings.otlp_endpoint, queue_size=settings.queue_size)
     return Tracing(queue)
+
+
+# ----- client spans without an interceptor ----------------------------------------------------
+
+# Taken before configure_tracing's client instrumentation wraps grpc.aio.insecure_channel.
+_plain_insecure_channel = grpc.aio.insecure_channel
+
+
+def uninstrumented_channel(target: str, options: Any = None) -> grpc.aio.Channel:
+    """A plain-text channel without the OpenTelemetry client interceptor (see `client_call_span`)."""
+    return _plain_insecure_channel(target, options=options)
+
+
+@contextlib.contextmanager
+def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]:
+    """The CLIENT span of one call, as opentelemetry-instrumentation-grpc writes it, and the
+    metadata carrying its trace context; None (no span) when client tracing is off.
+
+    For the executor's calls into plugins, one per step attempt: a grpc.aio client
+    interceptor costs each call a task and a wrapped response stream, several times
+    the span itself. The call goes on a channel from `uninstrumented_channel` with
+    the yielded metadata. Same span name, kind and attributes as the interceptor's;
+    an error leaving the block marks it (status code attribute, ERROR, exception event).
+    """
+    if _client_instrumentor is None:
+        yield None
+        return
+    service, _, method = full_method.lstrip("/").partition("/")
+    attributes = {
+        "rpc.system": "grpc",
+        "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+        "rpc.method": method,
+        "rpc.service": service,
+    }
+    with _client_tracer.start_as_current_span(
+        full_method, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        try:
+            yield list(carrier.items())
+        except Exception as error:
+            code = getattr(error, "code", None)
+            code = code() if callable(code) else code
+            if isinstance(code, grpc.StatusCode):
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.record_exception(error)
+            raise
+
+
+_client_tracer = trace.get_tracer("ia_service_kit.telemetry.client")
 
 
 # ----- gRPC server instrumentation ---------------------------------------------------------

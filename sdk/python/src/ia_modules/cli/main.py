@@ -13,6 +13,7 @@ import typer
 from ia_modules.cli import (
     auth,
     certs,
+    coercion,
     debugger,
     definitions,
     dev,
@@ -27,6 +28,8 @@ from ia_modules.cli import (
     visualize,
 )
 from ia_modules.cli.console import settings
+
+coercion.install()
 
 app = typer.Typer(
     name="ia-modules",

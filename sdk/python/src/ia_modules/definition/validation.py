@@ -23,6 +23,7 @@ from .cel_paths import member_paths
 from .findings import Code, Finding, as_errors, did_you_mean, error, warning
 from .graph import Edge, Graph
 from .names import BUILTIN_CONDITION_TYPES, BUILTIN_STEP_TYPES, PIPELINE_NAME, STEP_ID, pipeline_name_for, step_id_for
+from .plain_schemas import is_plainly_valid, surely_matches
 from .proto_json import plain
 
 SUSPICIOUS_SECONDS = 86400
@@ -73,6 +74,8 @@ def _schema_problem(schema_json: str) -> str | None:
 
 def schema_problem(schema: dict) -> str | None:
     """Why `schema` is not a valid JSON Schema (draft 2020-12 unless it says otherwise), or None."""
+    if is_plainly_valid(schema):
+        return None
     return _schema_problem(json.dumps(schema, sort_keys=True))
 
 
@@ -172,6 +175,8 @@ class _Validation:
                     self._check_default(defaults[spec.name], schema, paths.key("parameters", spec.name))
 
     def _check_default(self, value, schema: dict, where: str) -> None:
+        if is_plainly_valid(schema) and surely_matches(value, schema):
+            return
         import jsonschema
 
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)

@@ -12,7 +12,7 @@ reason and field violations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -86,11 +86,20 @@ class PluginClient:
     restarting instead of failing at once with UNAVAILABLE.
     """
 
-    def __init__(self, target: str, *, timeout_s: float | None = 30.0, wait_for_ready: bool = True) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout_s: float | None = 30.0,
+        wait_for_ready: bool = True,
+        open_channel: Callable[..., grpc.aio.Channel] | None = None,
+    ) -> None:
         self.target = target
         self._timeout_s = timeout_s
         self._wait_for_ready = wait_for_ready
-        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        # `open_channel` (grpc.aio.insecure_channel's signature) lets a caller that
+        # traces its calls itself open the channel without client interceptors.
+        self._channel = (open_channel or grpc.aio.insecure_channel)(target, options=CHANNEL_OPTIONS)
         self._stub = service_pb2_grpc.PluginServiceStub(self._channel)
 
     async def __aenter__(self) -> PluginClient:
@@ -149,12 +158,13 @@ class PluginClient:
         *,
         call: CallInfo = CallInfo(),
         timeout_s: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> ConditionResult:
-        """Evaluates condition plugin `plugin` on `data`."""
+        """Evaluates condition plugin `plugin` on `data`; `metadata` goes with the call (trace context)."""
         request = rr.EvaluateConditionRequest(
             plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
         )
-        answer = await self._unary(self._stub.EvaluateCondition, request, timeout_s)
+        answer = await self._unary(self._stub.EvaluateCondition, request, timeout_s, metadata)
         return ConditionResult(answer.result, answer.reason)
 
     async def execute_step(
@@ -166,8 +176,12 @@ class PluginClient:
         call: CallInfo = CallInfo(),
         timeout_s: float | None = None,
         on_message: Callable[[rr.ExecuteStepResponse], None] | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
     ) -> StepOutcome:
-        """Runs step plugin `plugin`; `on_message` sees each log and progress as it arrives."""
+        """Runs step plugin `plugin`; `on_message` sees each log and progress as it arrives.
+
+        `metadata` goes with the call (trace context).
+        """
         request = rr.ExecuteStepRequest(
             plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
         )
@@ -175,7 +189,7 @@ class PluginClient:
         result: message_pb2.StepResult | None = None
         try:
             stream = self._stub.ExecuteStep(
-                request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready
+                request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready, metadata=metadata
             )
             async for message in stream:
                 if on_message is not None:
@@ -266,8 +280,12 @@ class PluginClient:
         answer = await self._unary(self._stub.Report, request, timeout_s)
         return Report(answer.content, answer.media_type, answer.file_name)
 
-    async def _unary(self, method: Any, request: Any, timeout_s: float | None) -> Any:
+    async def _unary(
+        self, method: Any, request: Any, timeout_s: float | None, metadata: Sequence[tuple[str, str]] | None = None
+    ) -> Any:
         try:
-            return await method(request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready)
+            return await method(
+                request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready, metadata=metadata
+            )
         except grpc.RpcError as error:
             raise self._error(error) from None

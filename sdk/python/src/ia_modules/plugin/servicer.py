@@ -159,6 +159,38 @@ def _output(value: Any, kind: Kind) -> Any:
         raise PluginError(f"the {kind.value} output is not JSON data: {error}") from None
 
 
+class _Stream:
+    """The logs and progress of one ExecuteStep call, written in order by a task of their own.
+
+    The writer starts with the first message; `drain` waits until everything put so
+    far is written.
+    """
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self._context = context
+        self._queue: asyncio.Queue[rr.ExecuteStepResponse | None] | None = None
+        self._writer: asyncio.Future[None] | None = None
+
+    def put(self, message: rr.ExecuteStepResponse) -> None:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._writer = asyncio.ensure_future(self._write(self._queue))
+        self._queue.put_nowait(message)
+
+    async def _write(self, queue: asyncio.Queue[rr.ExecuteStepResponse | None]) -> None:
+        while (message := await queue.get()) is not None:
+            await self._context.write(message)
+
+    async def drain(self) -> None:
+        if self._queue is not None and self._writer is not None:
+            self._queue.put_nowait(None)
+            await self._writer
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+
+
 class PluginServicer(service_pb2_grpc.PluginServiceServicer):
     """Serves `plugins` (one or more functions per name, one per kind).
 
@@ -251,30 +283,28 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def ExecuteStep(self, request: rr.ExecuteStepRequest, context: grpc.aio.ServicerContext) -> None:
-        # Logs, progress and the end of the work (None) arrive through one queue, so a
-        # message costs no extra task; `context.write` is cheaper than `yield` in grpc.aio.
-        queue: asyncio.Queue[rr.ExecuteStepResponse | None] = asyncio.Queue()
-        work = asyncio.ensure_future(
-            self._invoke(Kind.STEP, request, context, to_dict(request.input), emit=queue.put_nowait)
-        )
-        work.add_done_callback(lambda _: queue.put_nowait(None))
+        # The work runs in this task; logs and progress go out as they come, through a
+        # writer started with the first of them, so a step that streams none (most
+        # do) costs no extra task or queue. `context.write` is cheaper than `yield`.
+        stream = _Stream(context)
         try:
-            while (message := await queue.get()) is not None:
-                await context.write(message)
             try:
-                value, ctx = work.result()
+                value, ctx = await self._invoke(Kind.STEP, request, context, to_dict(request.input), emit=stream.put)
                 output = _output(value, Kind.STEP)
             except CallFailure as failure:
+                await stream.drain()
                 await failure.abort(context)
             except PluginError as error:
+                await stream.drain()
                 await _failure(error, request.plugin).abort(context)
+            await stream.drain()
             await context.write(
                 rr.ExecuteStepResponse(
                     result=message_pb2.StepResult(output=output, cost_usd=ctx.cost_usd, api_calls=ctx.api_calls)
                 )
             )
         finally:
-            work.cancel()
+            stream.cancel()
 
     async def _invoke(
         self,
