@@ -14,6 +14,7 @@ __all__ = [
     "RunNotFound",
     "TaskNotFound",
     "TaskNotOpen",
+    "TooManyRuns",
 ]
 
 
@@ -81,3 +82,9 @@ class DefinitionRefused(ExecutorError):
     def __init__(self, findings: list[Finding]) -> None:
         super().__init__("invalid pipeline definition")
         self.findings = findings
+
+
+class TooManyRuns(ExecutorError):
+    """The caller has as many runs going as IA_MAX_CONCURRENT_RUNS allows."""
+
+    reason = "CONCURRENT_RUNS_LIMIT"

@@ -23,6 +23,7 @@ from ia_modules.engine import (
     StepSucceeded,
     dry_run,
 )
+from ia_modules.limits import ENV, Limits
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageTokens, page_size
 
@@ -41,6 +42,7 @@ from ia_executor.errors import (
 from ia_executor.feed import EventFeed
 from ia_executor.human_tasks import check_response
 from ia_executor.run import ActiveRun
+from ia_executor.run_quota import RunQuota
 from ia_executor.store import RunRow, RunStore, RunView, StoredEvent, TaskRow
 from ia_executor.work import NoPluginHost, StepRunner
 
@@ -68,7 +70,10 @@ class Runs:
         *,
         runner: StepRunner | None = None,
         clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
     ) -> None:
+        self._limits = limits or Limits.from_env()
+        self._quota = RunQuota(self._limits.concurrent_runs)
         self._store = store
         self._definitions = definitions
         self._tokens = tokens
@@ -118,10 +123,13 @@ class Runs:
         inputs: dict[str, Any],
         inputs_size: int,
         request_id: str = "",
+        caller: str = "",
     ) -> RunView:
         """Start a run; a known ``request_id`` returns the run it started.
 
-        Raises InvalidInput, DefinitionRefused, PipelineNotFound or RegistryUnavailable.
+        ``caller`` is whose run it is, for IA_MAX_CONCURRENT_RUNS (see RunQuota).
+        Raises InvalidInput, DefinitionRefused, PipelineNotFound, RegistryUnavailable
+        or TooManyRuns.
         """
         self._check_size(inputs_size)
         if request_id:
@@ -130,12 +138,22 @@ class Runs:
                 return await self.get(existing.run_id)
         resolved = await self._resolve(pipeline_name, definition, revision)
         self._check_inputs(resolved.plan, inputs)
-        return await self._create(resolved, inputs, request_id, parent_run_id=None)
+        # No await between taking the place and holding it in _create: concurrent
+        # starts cannot overshoot the limit.
+        self._quota.take(caller)
+        return await self._create(resolved, inputs, request_id, parent_run_id=None, caller=caller)
 
     async def _create(
-        self, resolved: Definition, inputs: dict[str, Any], request_id: str, parent_run_id: str | None
+        self,
+        resolved: Definition,
+        inputs: dict[str, Any],
+        request_id: str,
+        parent_run_id: str | None,
+        caller: str | None = None,
     ) -> RunView:
-        """Store and start a run; the run already started with ``request_id`` instead, if any."""
+        """Store and start a run; the run already started with ``request_id`` instead, if any.
+
+        A root run (``caller`` given) holds the place its caller took in the quota."""
         now = self._clock()
         row = RunRow(
             run_id=str(uuid.uuid4()),
@@ -153,8 +171,16 @@ class Runs:
             last_sequence=0,
         )
         active = self._activate(row, resolved.plan)
-        existing = await active.begin(resolved.document)
+        if caller is not None:
+            # Held before it begins: a run may end within begin, and give its place back.
+            self._quota.hold(row.run_id, caller)
+        try:
+            existing = await active.begin(resolved.document)
+        except BaseException:
+            self._quota.release(row.run_id)
+            raise
         if existing is not None:
+            self._quota.release(row.run_id)
             self._active.pop(row.run_id, None)
             return await self.get(existing.run_id)
         log.info("run started", run_id=row.run_id, pipeline=row.pipeline_name, revision=row.revision)
@@ -170,12 +196,14 @@ class Runs:
             children=self,
             clock=self._clock,
             on_end=self._ended,
+            limits=self._limits,
         )
         self._active[row.run_id] = active
         return active
 
     async def _ended(self, active: ActiveRun) -> None:
         self._active.pop(active.run_id, None)
+        self._quota.release(active.run_id)
         log.info("run ended", run_id=active.run_id, state=active.scheduler.state.value)
         parent_id = active.row.parent_run_id
         if parent_id and active.row.request_id:
@@ -197,6 +225,14 @@ class Runs:
     async def start_child(self, parent: ActiveRun, action: StartChildRun) -> None:
         """Start the child run of a `pipeline` step (once: its request id is the step's key)."""
         existing = await asyncio.to_thread(self._store.run_by_request, action.key)
+        if existing is None and (depth := await self._depth(parent)) >= self._limits.nesting_depth:
+            message = (
+                f"step {action.step_id!r}: a run {depth} levels deep cannot start another child run; "
+                f"the limit is {self._limits.nesting_depth} ({ENV['nesting_depth']}). "
+                "Does a pipeline start itself?"
+            )
+            await parent.signal(StepFailed(action.key, "NESTING_TOO_DEEP", message, self._clock()))
+            return
         if existing is not None:
             if existing.state in records.FINAL_RUN_STATES:
                 message = (existing.error or {}).get("message", "")
@@ -218,6 +254,20 @@ class Runs:
             )
             return
         await self._create(resolved, action.inputs, action.key, parent_run_id=parent.run_id)
+
+    async def _depth(self, run: ActiveRun) -> int:
+        """How many runs ``run`` is nested in (0 for a root run), counted up to the limit."""
+        depth, parent_id = 0, run.row.parent_run_id
+        while parent_id and depth <= self._limits.nesting_depth:
+            depth += 1
+            parent = self._active.get(parent_id)
+            row = parent.row if parent is not None else await self._stored_row(parent_id)
+            parent_id = row.parent_run_id if row is not None else None
+        return depth
+
+    async def _stored_row(self, run_id: str) -> RunRow | None:
+        view = await asyncio.to_thread(self._store.view, run_id)
+        return None if view is None else view.row
 
     async def _report_child(
         self, parent_id: str, key: str, child_id: str, state: RunState, outputs: Any, error_message: str
@@ -387,6 +437,9 @@ class Runs:
                 log.error("cannot resume run", run_id=row.run_id, error=str(error))
                 continue
             resumed.append(self._activate(row, plan))
+            if row.parent_run_id is None:
+                # Whose run it was is not stored yet (no tenants): the shared caller's.
+                self._quota.hold(row.run_id, "", taken=False)
         for active in resumed:
             await active.resume()
         return len(resumed)

@@ -25,6 +25,7 @@ _STATUS = {
     errors.TaskNotOpen: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RunAlreadyEnded: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.TooManyRuns: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 _REFUSALS = (errors.ExecutorError,)
