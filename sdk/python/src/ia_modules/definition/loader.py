@@ -69,7 +69,7 @@ def load_definition(source: str | bytes | dict, *, source_name: str | None = Non
         parsed = parse(source)
         findings.extend(parsed.findings)
         doc, lines = parsed.value, parsed.lines
-        if doc is None:
+        if doc is None and findings:
             return _named(LoadResult(None, CANONICAL, [], findings), source_name)
     elif isinstance(source, dict):
         doc = source
