@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 from ia.telemetry.v1 import message_pb2, service_pb2_grpc
 from ia.telemetry.v1 import request_response_pb2 as rr
 from ia_service_kit.errors import abort, abort_invalid_argument
+from ia_service_kit.request_fields import duration_ns, timestamp_ns
 from ia_telemetry import errors
 from ia_telemetry.benchmarks import Benchmarks
 from ia_telemetry.metrics import Metrics
@@ -115,8 +116,8 @@ class TelemetryService(service_pb2_grpc.TelemetryServiceServicer):
                 pipeline=request.pipeline,
                 run_id=request.run_id,
                 status=request.status,
-                start_from_ns=request.start_time_from.ToNanoseconds() if request.HasField("start_time_from") else 0,
-                start_to_ns=request.start_time_to.ToNanoseconds() if request.HasField("start_time_to") else 0,
+                start_from_ns=timestamp_ns(request, "start_time_from"),
+                start_to_ns=timestamp_ns(request, "start_time_to"),
             ),
         )
         return rr.ListTracesResponse(
@@ -137,9 +138,9 @@ class TelemetryService(service_pb2_grpc.TelemetryServiceServicer):
                 request.name,
                 labels=dict(request.labels),
                 group_by=list(request.group_by),
-                start_ns=request.start_time.ToNanoseconds() if request.HasField("start_time") else 0,
-                end_ns=request.end_time.ToNanoseconds() if request.HasField("end_time") else 0,
-                step_ns=request.step.ToNanoseconds() if request.HasField("step") else 0,
+                start_ns=timestamp_ns(request, "start_time"),
+                end_ns=timestamp_ns(request, "end_time"),
+                step_ns=duration_ns(request, "step"),
             ),
         )
         response = rr.QueryMetricsResponse()
