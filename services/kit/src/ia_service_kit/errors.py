@@ -10,7 +10,8 @@ The status builder itself (`error_status`, `abort`, `abort_with`) lives in the S
 
 `ErrorInterceptor` makes sure nothing else leaves a service: the kit's own page
 errors become INVALID_ARGUMENT naming `page_token` or `page_size` (and an
-InvalidField from `request_fields` the field it names), and an unexpected
+InvalidField from `request_fields` the field it names), a full disk becomes
+RESOURCE_EXHAUSTED (STORAGE_FULL), and an unexpected
 exception becomes INTERNAL with a short message, and its traceback goes to the
 server log only.
 """
@@ -30,6 +31,7 @@ from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageError
 from ia_service_kit.request_fields import InvalidField
+from ia_service_kit.storage_errors import storage_full
 
 __all__ = [
     "DOMAIN",
@@ -161,7 +163,17 @@ async def _refuse_malformed(context: grpc.aio.ServicerContext, method: str, requ
 _PASS_THROUGH = grpc.aio.AbortError
 
 
-async def _internal(context: grpc.aio.ServicerContext, method: str) -> NoReturn:
+async def _internal(context: grpc.aio.ServicerContext, method: str, error: Exception) -> NoReturn:
+    full = storage_full(error)
+    if full is not None:
+        log.error("storage full", method=method, error=full)
+        await abort(
+            context,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "STORAGE_FULL",
+            f"the service's storage is full ({full}); the write failed. Free space in its data folder.",
+            method=method,
+        )
     log.exception("unexpected error in handler", method=method)
     await abort(context, grpc.StatusCode.INTERNAL, "INTERNAL", "internal error; see the service log", method=method)
 
@@ -176,8 +188,8 @@ def _guard_call(behavior: Behavior, method: str) -> Behavior:
             raise
         except (PageError, InvalidField) as error:
             await abort_invalid_argument(context, error.field, str(error), reason=error.reason)
-        except Exception:
-            await _internal(context, method)
+        except Exception as error:
+            await _internal(context, method, error)
 
     return guarded
 
@@ -195,8 +207,8 @@ def _guard_stream(behavior: Behavior, method: str) -> Behavior:
                 raise
             except (PageError, InvalidField) as error:
                 await abort_invalid_argument(context, error.field, str(error), reason=error.reason)
-            except Exception:
-                await _internal(context, method)
+            except Exception as error:
+                await _internal(context, method, error)
 
         return guarded_generator
     # Streaming handlers written as coroutines send with context.write().
