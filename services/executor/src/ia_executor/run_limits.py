@@ -59,10 +59,11 @@ class EventBudget:
         """The sequence up to which events are to be folded now, or None.
 
         The folded events become one summary event, so after folding the run keeps
-        ``limit - batch`` events (at least one: the summary)."""
+        ``limit - batch`` events (at least two)."""
         if self.kept <= self._limit:
             return None
-        keep = max(self._limit - self._batch, 1)
+        # At least two: the summary and the newest event, which may be the run's end.
+        keep = max(self._limit - self._batch, 2)
         # The newest keep-1 events stay; the summary takes the place of the rest.
         through = last_sequence - (keep - 1)
         self.kept = keep

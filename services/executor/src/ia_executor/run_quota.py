@@ -18,16 +18,16 @@ __all__ = ["RunQuota"]
 
 
 class RunQuota:
-    """Places for runs not ended, per caller. A place is taken before the run is
-    stored (so concurrent starts cannot overshoot) and given back when it ends."""
+    """Places for runs not ended, per caller. `check` and `hold` run with no await
+    between them (see `Runs.start_run`), so concurrent starts cannot overshoot."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._taken: Counter[str] = Counter()
         self._holders: dict[str, str] = {}  # run id -> caller
 
-    def take(self, caller: str) -> None:
-        """Takes a place for a run about to start; raises TooManyRuns when none is left."""
+    def check(self, caller: str) -> None:
+        """Raises TooManyRuns when ``caller`` has no place left."""
         if self._taken[caller] >= self._limit:
             raise TooManyRuns(
                 f"{self._taken[caller]} runs have not ended yet; the limit is {self._limit} "
@@ -36,21 +36,16 @@ class RunQuota:
                 max=self._limit,
                 caller=caller,
             )
+
+    def hold(self, run_id: str, caller: str) -> None:
+        """The run ``run_id`` takes a place of ``caller`` (a resumed run takes one
+        whatever the limit: it was accepted before)."""
         self._taken[caller] += 1
-
-    def give_back(self, caller: str) -> None:
-        """Returns a place taken for a run that was not started after all."""
-        self._taken[caller] -= 1
-
-    def hold(self, run_id: str, caller: str, *, taken: bool = True) -> None:
-        """The run ``run_id`` holds a place (``taken=False``: one not taken yet, as
-        for a resumed run, which is counted whatever the limit)."""
-        if not taken:
-            self._taken[caller] += 1
         self._holders[run_id] = caller
 
     def release(self, run_id: str) -> None:
-        """The run ended: its place is free (nothing happens for a run holding none)."""
+        """The run ended (or was not started after all): its place is free. Nothing
+        happens for a run holding none."""
         caller = self._holders.pop(run_id, None)
         if caller is not None:
             self._taken[caller] -= 1

@@ -138,9 +138,9 @@ class Runs:
                 return await self.get(existing.run_id)
         resolved = await self._resolve(pipeline_name, definition, revision)
         self._check_inputs(resolved.plan, inputs)
-        # No await between taking the place and holding it in _create: concurrent
-        # starts cannot overshoot the limit.
-        self._quota.take(caller)
+        # No await between this check and the hold in _create: concurrent starts
+        # cannot overshoot the limit.
+        self._quota.check(caller)
         return await self._create(resolved, inputs, request_id, parent_run_id=None, caller=caller)
 
     async def _create(
@@ -177,7 +177,10 @@ class Runs:
         try:
             existing = await active.begin(resolved.document)
         except BaseException:
+            # Not stored (a full disk, say): nothing of it may linger.
             self._quota.release(row.run_id)
+            self._active.pop(row.run_id, None)
+            active.stop()
             raise
         if existing is not None:
             self._quota.release(row.run_id)
@@ -439,7 +442,7 @@ class Runs:
             resumed.append(self._activate(row, plan))
             if row.parent_run_id is None:
                 # Whose run it was is not stored yet (no tenants): the shared caller's.
-                self._quota.hold(row.run_id, "", taken=False)
+                self._quota.hold(row.run_id, "")
         for active in resumed:
             await active.resume()
         return len(resumed)
