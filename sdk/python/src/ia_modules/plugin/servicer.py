@@ -230,10 +230,10 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
 
     async def OnEvent(self, request: rr.OnEventRequest, context: grpc.aio.ServicerContext) -> rr.OnEventResponse:
         try:
-            time = request.event.time.ToJsonString() if request.event.HasField("time") else ""
+            when = request.event.time.ToJsonString() if request.event.HasField("time") else ""
         except ValueError as error:  # a timestamp out of range: the caller's mistake
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", f"event.time: {error}")
-        event = {"type": request.event.type, "time": time, "data": to_dict(request.event.data)}
+        event = {"type": request.event.type, "time": when, "data": to_dict(request.event.data)}
         try:
             await self._invoke(Kind.HOOK, request, context, event)
         except CallFailure as failure:
