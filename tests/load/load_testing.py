@@ -128,7 +128,7 @@ class Load:
         self.report = LoadReport()
         self._stop = asyncio.Event()
 
-    async def run(self, duration_s: float | None = None, *, drain_s: float = 120.0) -> LoadReport:
+    async def run(self, duration_s: float | None = None, *, drain_s: float = 300.0) -> LoadReport:
         """Starts runs for ``duration_s`` (None: until `stop`), then waits (up to
         ``drain_s``) for the accepted ones to end."""
         began = time.monotonic()
