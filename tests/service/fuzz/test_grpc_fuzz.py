@@ -40,7 +40,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F4
 
 pytestmark = pytest.mark.timeout(300)
 
-CALLS_PER_METHOD = 12
+CALLS_PER_METHOD = 8
 _HANDLER_BUG = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 
 
