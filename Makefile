@@ -15,7 +15,7 @@ KUSTOMIZE_VERSION := v5.7.1
 KUBECONFORM_VERSION := v0.7.0
 PYTEST_ARGS ?=
 
-.PHONY: help system-packages tools sync proto schemas lint test demo up down bench clean sdks sdk-go sdk-typescript sdk-java web
+.PHONY: help system-packages tools sync proto schemas lint test demo up down bench soak clean sdks sdk-go sdk-typescript sdk-java web
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ demo: tools proto web ## start the stack and run the example pipelines
 
 bench: tools proto ## run the benchmarks; results in bench/results/
 	uv run --frozen python bench/run.py
+
+soak: tools proto ## load with faults, 10 minutes of steady load, a full disk (SOAK_SECONDS=600); report in build/soak/
+	uv run --frozen python scripts/soak.py
 
 clean: ## remove generated files and the local data folder
 	rm -rf build .ia web/dist sdk/python/src/ia sdk/go/gen sdk/typescript/src/gen sdk/typescript/dist sdk/java/target \

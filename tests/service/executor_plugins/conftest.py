@@ -35,6 +35,7 @@ async def executor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[se
     """An executor whose plugin steps run in a plugin host on port 0."""
     folder = tmp_path_factory.mktemp("stack")
     shutil.copytree(FIXTURES / "testkit", folder / "plugins" / "testkit")
+    shutil.copytree(FIXTURES / "unruly", folder / "plugins" / "unruly")
     settings = HostSettings(
         plugins_dir=folder / "plugins",
         socket_root=socket_root(folder / "sockets"),

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ia_modules.cel_bounds import cel_bound_problem
 from ia_modules.templates import Reference, TemplateError, compile_template, lookup, parse_reference
 
 if TYPE_CHECKING:
@@ -96,10 +97,19 @@ class Verdict:
 _FIRED = Verdict(True, "the condition held")
 
 
-def _cel_message(exc: Exception) -> str:
+def _is_panic(exc: BaseException) -> bool:
+    # pyo3 reports a panic of the native runtime as PanicException, a BaseException
+    # (so that `except Exception` lets it through); it is a failed expression all the same.
+    return type(exc).__name__ == "PanicException"
+
+
+def _cel_message(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"no such key {exc}"
-    return str(exc)
+    if _is_panic(exc):
+        return f"the CEL runtime failed ({exc})"
+    text = str(exc)
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 @functools.lru_cache(maxsize=2048)
@@ -107,11 +117,16 @@ def compile_cel(expr: str) -> cel.Program:
     """Compile a CEL expression once; raise ConditionError if it does not parse."""
     if not expr or not expr.strip():
         raise ConditionError("CEL expression is empty", expr)
+    problem = cel_bound_problem(expr)
+    if problem is not None:
+        raise ConditionError(f"CEL expression {_show(expr)} {problem}", expr)
     cel = _cel_runtime()
     try:
         return cel.compile(expr)
-    except Exception as exc:  # the runtime raises several types for parse errors
-        raise ConditionError(f"CEL expression {expr!r} does not compile: {exc}", expr) from exc
+    except BaseException as exc:  # the runtime raises several types for parse errors
+        if not isinstance(exc, Exception) and not _is_panic(exc):
+            raise
+        raise ConditionError(f"CEL expression {_show(expr)} does not compile: {_cel_message(exc)}", expr) from exc
 
 
 def _cel_runtime() -> types.ModuleType:
@@ -188,7 +203,9 @@ class _Cel(Condition):
         variables = {name: context[name] for name in self.variables if name in context}
         try:
             value = self.program.execute(variables)
-        except Exception as exc:  # every CEL runtime failure becomes one error type
+        except BaseException as exc:  # every CEL runtime failure becomes one error type
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
             raise ConditionError(f"CEL expression {self.text!r} failed: {_cel_message(exc)}", self.text) from exc
         if not isinstance(value, bool):
             raise ConditionError(
@@ -246,7 +263,10 @@ def _ordered(actual: Any, expected: Any, text: str) -> tuple[Any, Any]:
 def _contains(container: Any, item: Any, text: str) -> bool:
     if isinstance(container, str):
         return isinstance(item, str) and item in container
-    if isinstance(container, (list, tuple, Mapping)):
+    if isinstance(container, Mapping):
+        # An object holds string keys: anything else (a list, say) is not among them.
+        return isinstance(item, str) and item in container
+    if isinstance(container, (list, tuple)):
         return item in container
     raise ConditionError(f"condition {text!r}: {_show(container)} is not a list, object or string", text)
 

@@ -19,8 +19,10 @@ import grpc
 from google.protobuf import json_format
 from ia.pipeline.v1 import pipeline_pb2
 from ia.registry.v1 import request_response_pb2, service_pb2_grpc
-from ia_modules.definition import Code, Finding, Severity, validate
 from ia_modules import tls
+from ia_modules.definition import Code, Finding, Severity, canonical_json, load_definition, validate
+from ia_modules.definition import loader as definition_loader
+from ia_modules.definition import source as definition_source
 from ia_modules.engine import Plan, PlanError, compile_plan
 from ia_service_kit.identity import current_tenant, outgoing_metadata
 
@@ -44,6 +46,20 @@ class Definition:
 
 def _plan_findings(error: PlanError) -> list[Finding]:
     return [Finding(Severity.ERROR, path, message, Code.INVALID_VALUE) for path, message in error.problems]
+
+
+def _over_limits(pipeline: pipeline_pb2.Pipeline) -> list[Finding]:
+    """The findings of a definition over IA_MAX_STEPS or IA_MAX_DEFINITION_BYTES, the
+    same ones the registry gives (the loader words them); empty when within both."""
+    too_many = len(pipeline.steps) > definition_loader.MAX_STEPS
+    # JSON takes a few times the binary size (keys, quotes, escapes), well under 8x:
+    # a definition that small in binary needs no JSON text to know it is within the limit.
+    if not too_many and pipeline.ByteSize() * 8 <= definition_source.MAX_DOCUMENT_BYTES:
+        return []
+    text = canonical_json(pipeline)
+    if too_many or len(text.encode()) > definition_source.MAX_DOCUMENT_BYTES:
+        return [f for f in load_definition(text).findings if f.severity is Severity.ERROR]
+    return []
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
@@ -86,7 +102,7 @@ class Definitions:
         return definition
 
     def _validated(self, pipeline: pipeline_pb2.Pipeline) -> Definition:
-        errors = [f for f in validate(pipeline) if f.severity is Severity.ERROR]
+        errors = _over_limits(pipeline) or [f for f in validate(pipeline) if f.severity is Severity.ERROR]
         if errors:
             raise DefinitionRefused(errors)
         document = json_format.MessageToDict(pipeline, preserving_proto_field_name=True)

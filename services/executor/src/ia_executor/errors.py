@@ -16,6 +16,7 @@ __all__ = [
     "TaskNotAssigned",
     "TaskNotFound",
     "TaskNotOpen",
+    "TooManyRuns",
 ]
 
 
@@ -107,3 +108,9 @@ class DefinitionRefused(ExecutorError):
     def __init__(self, findings: list[Finding]) -> None:
         super().__init__("invalid pipeline definition")
         self.findings = findings
+
+
+class TooManyRuns(ExecutorError):
+    """The caller has as many runs going as IA_MAX_CONCURRENT_RUNS allows."""
+
+    reason = "CONCURRENT_RUNS_LIMIT"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
+from ia_modules.json_schemas import schema_problem, schema_validator
 from ia_service_kit.identity import Identity
 
 __all__ = ["check_response", "may_answer"]
@@ -41,10 +41,8 @@ def check_response(ui_schema: dict[str, Any], data: dict[str, Any]) -> list[tupl
     """
     if not ui_schema:
         return []
-    validator_class = jsonschema.validators.validator_for(ui_schema, default=jsonschema.Draft202012Validator)
-    try:
-        validator_class.check_schema(ui_schema)
-    except jsonschema.SchemaError as error:
-        return [("ui_schema", f"the task's ui_schema is not a valid JSON Schema: {error.message}")]
-    errors = sorted(validator_class(ui_schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    problem = schema_problem(ui_schema)
+    if problem is not None:
+        return [("ui_schema", f"the task's ui_schema is not a valid JSON Schema: {problem}")]
+    errors = sorted(schema_validator(ui_schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     return [(_path(error.absolute_path), error.message) for error in errors]

@@ -43,11 +43,13 @@ from ia_modules.engine import (
     Tick,
     signal_from_dict,
 )
+from ia_modules.limits import DEFAULTS, Limits
 from ia_service_kit.logging import get_logger
 
 from ia_executor import records
 from ia_executor.errors import InvalidInput, RunNotPaused
 from ia_executor.feed import EventFeed
+from ia_executor.run_limits import EventBudget, oversized, step_io_error
 from ia_executor.store import RUN_FIELDS, Commit, RunRow, RunStore, RunView, StoredEvent
 from ia_executor.telemetry import run_telemetry
 from ia_executor.work import StepError, StepRunner
@@ -81,6 +83,7 @@ class ActiveRun:
         children: ChildRuns,
         clock: Clock,
         on_end: Callable[[ActiveRun], Awaitable[None]],
+        limits: Limits = DEFAULTS,
     ) -> None:
         self.row = row  # the run as last committed
         self.run_id = row.run_id
@@ -109,6 +112,8 @@ class ActiveRun:
         self._detached: set[asyncio.Future[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
+        self._limits = limits
+        self._events = EventBudget(limits, kept=row.last_sequence)
 
     @property
     def ended(self) -> bool:
@@ -148,6 +153,7 @@ class ActiveRun:
     async def resume(self) -> None:
         """Rebuild the run from its journal, then restart the work that was in flight."""
         journal, steps = await asyncio.to_thread(self._store.journal, self.run_id)
+        self._events.kept = await asyncio.to_thread(self._store.event_count, self.run_id)
         self._steps = {(step["step_id"], step["iteration"]): step for step in steps}
         async with self._lock:
             for data in journal:
@@ -171,6 +177,7 @@ class ActiveRun:
                 commit.run = self._run_fields()
                 await self._store.commit(commit)
                 self._remember(commit)
+                await self._keep_events_bounded()
                 self._feed.publish(self.run_id, commit.events)
             for action in inflight:
                 self._dispatch(action)
@@ -224,6 +231,7 @@ class ActiveRun:
             commit.run = self._run_fields()
             await self._store.commit(commit)
             self._remember(commit)
+            await self._keep_events_bounded()
             self._feed.publish(self.run_id, commit.events)
 
     def stop(self) -> None:
@@ -267,6 +275,7 @@ class ActiveRun:
         """What follows a decision once it is stored: watchers, its work, the end."""
         self.telemetry.observe(decision, self.scheduler)
         self._remember(commit)
+        await self._keep_events_bounded()
         self._feed.publish(self.run_id, commit.events)
         for action in decision.actions:
             self._dispatch(action)
@@ -279,6 +288,25 @@ class ActiveRun:
         self.row = replace(self.row, **commit.run)
         for step in (*commit.new_steps, *commit.changed_steps):
             self._steps[(step["step_id"], step["iteration"])] = step
+        self._events.added(len(commit.events))
+
+    async def _keep_events_bounded(self) -> None:
+        """Folds the oldest events into a summary once the run keeps too many
+        (IA_MAX_EVENTS_PER_RUN); before watchers hear of the newest, so whoever saw
+        the run end reads it folded."""
+        through = self._events.fold_through(self._sequence)
+        if through is None:
+            return
+        try:
+            await self._store.fold_events(self.run_id, through, self._events.summary(through))
+        except Exception as error:  # the events stay; the next fold takes them too
+            log.error("events not folded", run_id=self.run_id, through=through, error=repr(error))
+
+    def _detach(self, work: Awaitable[None]) -> None:
+        """Work not tracked as the run's: it must outlive the run ending."""
+        future = asyncio.ensure_future(work)
+        self._detached.add(future)
+        future.add_done_callback(self._detached.discard)
 
     def _run_fields(self) -> dict[str, Any]:
         fields = {name: getattr(self.row, name) for name in RUN_FIELDS}
@@ -347,10 +375,7 @@ class ActiveRun:
             task = self._work.pop(action.key, None)
             if task is not None:
                 task.cancel()
-            # Not tracked as this run's work: it must outlive the run ending.
-            cancel = asyncio.ensure_future(self._children.cancel_child(action.key, action.reason))
-            self._detached.add(cancel)
-            cancel.add_done_callback(self._detached.discard)
+            self._detach(self._children.cancel_child(action.key, action.reason))
         elif isinstance(action, ExecuteStep):
             # Work started under the attempt's span (a plugin call) is its child.
             with self.telemetry.attempt(action.step_id, action.iteration):
@@ -377,6 +402,12 @@ class ActiveRun:
 
     async def _execute(self, action: ExecuteStep) -> None:
         timeout = None if action.deadline is None else max(action.deadline - self._clock(), 0.0)
+        input_limit = self._limits.step_input_bytes
+        size = oversized(action.input, input_limit)
+        if size is not None:
+            kind, message = step_io_error(action.step_id, "input", size, input_limit)
+            await self.signal(StepFailed(action.key, kind, message, self._clock()))
+            return
         try:
             output = await asyncio.wait_for(self._runner.run(action), timeout)
         except TimeoutError:
@@ -395,7 +426,13 @@ class ActiveRun:
             signal = StepFailed(action.key, ErrorKind.STEP_ERROR, f"{type(error).__name__}: {error}", self._clock())
         else:
             output = output if isinstance(output, dict) else {"value": output}
-            signal = StepSucceeded(action.key, output, self._clock())
+            output_limit = self._limits.step_output_bytes
+            size = oversized(output, output_limit)
+            if size is None:
+                signal = StepSucceeded(action.key, output, self._clock())
+            else:
+                kind, message = step_io_error(action.step_id, "output", size, output_limit)
+                signal = StepFailed(action.key, kind, message, self._clock())
         await self.signal(signal)
 
     async def _ask(self, action: EvaluateCondition) -> None:

@@ -27,6 +27,7 @@ from ia_modules.engine import (
     dry_run,
     signal_from_dict,
 )
+from ia_modules.limits import ENV, Limits
 from ia_service_kit.identity import acting_for, current_identity, current_tenant
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageTokens, page_size
@@ -51,6 +52,7 @@ from ia_executor.inbox import RunInbox
 from ia_executor.inspection import Inspection
 from ia_executor.leases import Claim, RunOwnership
 from ia_executor.run import ActiveRun
+from ia_executor.run_quota import RunQuota
 from ia_executor.store import Lease, RunRow, RunStore, RunView, StoredEvent, TaskRow
 from ia_executor.work import NoPluginHost, StepRunner
 
@@ -85,9 +87,12 @@ class Runs:
         runner: StepRunner | None = None,
         clock: Callable[[], float] = time.time,
         lease: Lease | None = None,
+        limits: Limits | None = None,
     ) -> None:
         """``lease`` is given when replicas share the database: runs are then owned
         under leases (leases.py) instead of all being resumed at start."""
+        self._limits = limits or Limits.from_env()
+        self._quota = RunQuota(self._limits.concurrent_runs)
         self._store = store
         self._definitions = definitions
         self._tokens = tokens
@@ -160,11 +165,13 @@ class Runs:
         breakpoints: tuple[tuple[str, str], ...] = (),
         mocks: dict[str, Any] | None = None,
     ) -> RunView:
-        """Start a run; a known ``request_id`` returns the run it started.
+        """Start a run of the caller's tenant; a known ``request_id`` returns the run it started.
 
         ``breakpoints`` ((step id, CEL condition or "") pairs) and ``mocks`` (step id
-        -> output) make it a debugged run.
-        Raises InvalidInput, DefinitionRefused, PipelineNotFound or RegistryUnavailable.
+        -> output) make it a debugged run. The tenant's running root runs count
+        against IA_MAX_CONCURRENT_RUNS (see RunQuota).
+        Raises InvalidInput, DefinitionRefused, PipelineNotFound, RegistryUnavailable
+        or TooManyRuns.
         """
         self._check_size(inputs_size)
         if request_id:
@@ -179,12 +186,17 @@ class Runs:
             first = f"{problems[0][0]}: {problems[0][1]}"
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise InvalidInput(f"the breakpoints and mocks do not fit the pipeline: {first}{more}", problems)
+        tenant = current_tenant()
+        # No await between this check and the hold in _create: concurrent starts
+        # cannot overshoot the limit.
+        self._quota.check(tenant)
         return await self._create(
             resolved,
             inputs,
             request_id,
             parent_run_id=None,
-            tenant=current_tenant(),
+            tenant=tenant,
+            caller=tenant,
             breakpoints=breakpoints,
             mocks=mocks,
         )
@@ -196,10 +208,13 @@ class Runs:
         request_id: str,
         parent_run_id: str | None,
         tenant: str,
+        caller: str | None = None,
         breakpoints: tuple[tuple[str, str], ...] = (),
         mocks: dict[str, Any] | None = None,
     ) -> RunView:
-        """Store and start a run of ``tenant``; the run already started with ``request_id`` instead, if any."""
+        """Store and start a run of ``tenant``; the run already started with ``request_id`` instead, if any.
+
+        A root run (``caller`` given) holds the place its caller took in the quota."""
         now = self._clock()
         row = RunRow(
             run_id=str(uuid.uuid4()),
@@ -220,8 +235,20 @@ class Runs:
         active = self._activate(row, resolved.plan)
         if self._ownership is not None:
             self._store.own(row.run_id, 1)
-        existing = await active.begin(resolved.document, breakpoints, mocks)
+        if caller is not None:
+            # Held before it begins: a run may end within begin, and give its place back.
+            self._quota.hold(row.run_id, caller)
+        try:
+            existing = await active.begin(resolved.document, breakpoints, mocks)
+        except BaseException:
+            # Not stored (a full disk, say): nothing of it may linger.
+            self._quota.release(row.run_id)
+            self._active.pop(row.run_id, None)
+            self._store.disown(row.run_id)
+            active.stop()
+            raise
         if existing is not None:
+            self._quota.release(row.run_id)
             self._active.pop(row.run_id, None)
             self._store.disown(row.run_id)
             return await self.get(existing.run_id)
@@ -238,6 +265,7 @@ class Runs:
             children=self,
             clock=self._clock,
             on_end=self._ended,
+            limits=self._limits,
         )
         self._active[row.run_id] = active
         return active
@@ -245,6 +273,7 @@ class Runs:
     async def _ended(self, active: ActiveRun) -> None:
         self._active.pop(active.run_id, None)
         self._store.disown(active.run_id)
+        self._quota.release(active.run_id)
         log.info("run ended", run_id=active.run_id, state=active.scheduler.state.value)
         parent_id = active.row.parent_run_id
         if parent_id and active.row.request_id:
@@ -267,6 +296,14 @@ class Runs:
         """Start the child run of a `pipeline` step (once: its request id is the step's key)."""
         tenant = parent.row.tenant
         existing = await asyncio.to_thread(self._store.run_by_request, action.key, tenant)
+        if existing is None and (depth := await self._depth(parent)) >= self._limits.nesting_depth:
+            message = (
+                f"step {action.step_id!r}: a run {depth} levels deep cannot start another child run; "
+                f"the limit is {self._limits.nesting_depth} ({ENV['nesting_depth']}). "
+                "Does a pipeline start itself?"
+            )
+            await parent.signal(StepFailed(action.key, "NESTING_TOO_DEEP", message, self._clock()))
+            return
         if existing is not None:
             if existing.state in records.FINAL_RUN_STATES:
                 message = (existing.error or {}).get("message", "")
@@ -289,6 +326,20 @@ class Runs:
             )
             return
         await self._create(resolved, action.inputs, action.key, parent_run_id=parent.run_id, tenant=tenant)
+
+    async def _depth(self, run: ActiveRun) -> int:
+        """How many runs ``run`` is nested in (0 for a root run), counted up to the limit."""
+        depth, parent_id = 0, run.row.parent_run_id
+        while parent_id and depth <= self._limits.nesting_depth:
+            depth += 1
+            parent = self._active.get(parent_id)
+            row = parent.row if parent is not None else await self._stored_row(parent_id)
+            parent_id = row.parent_run_id if row is not None else None
+        return depth
+
+    async def _stored_row(self, run_id: str) -> RunRow | None:
+        view = await asyncio.to_thread(self._store.view, run_id)
+        return None if view is None else view.row
 
     async def _report_child(
         self, parent_id: str, key: str, child_id: str, state: RunState, outputs: Any, error_message: str
@@ -602,6 +653,8 @@ class Runs:
                 log.error("cannot resume run", run_id=row.run_id, error=str(error))
                 continue
             resumed.append(self._activate(row, plan))
+            if row.parent_run_id is None:
+                self._quota.hold(row.run_id, row.tenant)
         for active in resumed:
             # No call started this work: it acts for the run's tenant from here on.
             with acting_for(active.row.tenant):
@@ -621,6 +674,8 @@ class Runs:
             return
         self._store.own(run_id, claim.epoch)
         active = self._activate(claim.row, plan)
+        if claim.row.parent_run_id is None:
+            self._quota.hold(run_id, claim.row.tenant)
         owner = self._ownership.lease.owner if self._ownership else ""
         message = (
             f"run taken over by executor {owner} (lease epoch {claim.epoch}): "
@@ -637,6 +692,7 @@ class Runs:
         active = self._active.pop(run_id, None)
         if active is not None:
             active.stop()
+        self._quota.release(run_id)
         self._store.disown(run_id)
 
     async def stop(self) -> None:

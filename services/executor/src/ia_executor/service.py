@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import NoReturn, TypeVar
 
 import grpc
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.rpc import error_details_pb2
 from ia.executor.v1 import message_pb2, service_pb2_grpc
 from ia.executor.v1 import request_response_pb2 as rr
 from ia_modules.engine.values import from_struct
 from ia_service_kit.errors import abort, abort_invalid_definition, abort_with, error_status
+from ia_service_kit.request_fields import enum_name
 
 from ia_executor import errors
 from ia_executor.inspection import inspect_response
@@ -28,6 +30,7 @@ _STATUS = {
     errors.RunAlreadyEnded: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RunNotPaused: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RegistryUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.TooManyRuns: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 _REFUSALS = (errors.ExecutorError,)
@@ -56,9 +59,10 @@ async def _call(context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
         await _refuse(context, error)
 
 
-def _state_names(values: list[int], name_of: Callable[[int], str], prefix: str) -> list[str]:
-    """Enum values as the domain's state names (RUN_STATE_FAILED -> FAILED)."""
-    return [name_of(value).removeprefix(prefix) for value in values if value]
+def _state_names(values: list[int], enum: EnumTypeWrapper, prefix: str) -> list[str]:
+    """Enum values as the domain's state names (RUN_STATE_FAILED -> FAILED); an
+    unknown number is INVALID_ARGUMENT naming `states`."""
+    return [enum_name(enum, value, "states").removeprefix(prefix) for value in values if value]
 
 
 class ExecutorService(service_pb2_grpc.ExecutorServiceServicer):
@@ -95,7 +99,7 @@ class ExecutorService(service_pb2_grpc.ExecutorServiceServicer):
                 size=request.page_size,
                 token=request.page_token,
                 pipeline_name=request.pipeline_name,
-                states=_state_names(list(request.states), message_pb2.RunState.Name, "RUN_STATE_"),
+                states=_state_names(list(request.states), message_pb2.RunState, "RUN_STATE_"),
             ),
         )
         return rr.ListRunsResponse(runs=[run_message(row) for row in rows], next_page_token=token)
@@ -130,7 +134,7 @@ class ExecutorService(service_pb2_grpc.ExecutorServiceServicer):
                 size=request.page_size,
                 token=request.page_token,
                 run_id=request.run_id,
-                states=_state_names(list(request.states), message_pb2.HumanTaskState.Name, "HUMAN_TASK_STATE_"),
+                states=_state_names(list(request.states), message_pb2.HumanTaskState, "HUMAN_TASK_STATE_"),
             ),
         )
         return rr.ListHumanTasksResponse(tasks=[task_message(row) for row in rows], next_page_token=token)

@@ -546,6 +546,29 @@ class RunStore:
             return {"owner": None, "lease_expires": None, "epoch": 0}
         return {"owner": self._lease.owner, "lease_expires": time.time() + self._lease.lease_s, "epoch": 1}
 
+    async def fold_events(self, run_id: str, through: int, summary: dict[str, Any]) -> None:
+        """Replaces the run's events up to sequence ``through`` with one event, ``summary``,
+        at that sequence (IA_MAX_EVENTS_PER_RUN). Runs on the writer thread, so it never
+        overlaps a batch of commits."""
+
+        def fold() -> None:
+            with self._database.write() as connection:
+                where = (run_events.c.run_id == run_id) & (run_events.c.sequence < through)
+                connection.execute(run_events.delete().where(where))
+                connection.execute(
+                    run_events.update()
+                    .where((run_events.c.run_id == run_id) & (run_events.c.sequence == through))
+                    .values(event=summary)
+                )
+
+        await asyncio.get_running_loop().run_in_executor(self._writer, fold)
+
+    def event_count(self, run_id: str) -> int:
+        """How many events of the run are kept."""
+        query = sa.select(sa.func.count()).select_from(run_events).where(run_events.c.run_id == run_id)
+        with self._database.read() as connection:
+            return int(connection.execute(query).scalar_one())
+
     # ----- reads ----------------------------------------------------------------------
 
     def view(self, run_id: str) -> RunView | None:

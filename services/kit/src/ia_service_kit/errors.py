@@ -9,7 +9,9 @@ The status builder itself (`error_status`, `abort`, `abort_with`) lives in the S
 `ia_modules.status`, shared with plugin processes, and is re-exported here.
 
 `ErrorInterceptor` makes sure nothing else leaves a service: the kit's own page
-errors become INVALID_ARGUMENT naming `page_token` or `page_size`, and an unexpected
+errors become INVALID_ARGUMENT naming `page_token` or `page_size` (and an
+InvalidField from `request_fields` the field it names), a full disk becomes
+RESOURCE_EXHAUSTED (STORAGE_FULL), and an unexpected
 exception becomes INTERNAL with a short message, and its traceback goes to the
 server log only.
 """
@@ -28,6 +30,8 @@ from ia_modules.status import DOMAIN, abort, abort_with, error_status, field_vio
 from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageError
+from ia_service_kit.request_fields import InvalidField
+from ia_service_kit.storage_errors import storage_full
 
 __all__ = [
     "DOMAIN",
@@ -106,7 +110,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self) -> None:
-        self._handlers = WrappedHandlers(_guard)
+        self._handlers = WrappedHandlers(_guard, _tolerant)
 
     async def intercept_service(
         self,
@@ -123,26 +127,69 @@ def _guard(method: str, rpc_type: str, behavior: Behavior) -> Behavior:
     return _guard_call(behavior, method)
 
 
+class _Malformed:
+    """What a request that does not parse becomes, so the guard can answer it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    # grpc answers a deserializer's exception with UNKNOWN and the exception's text;
+    # the bytes are the caller's mistake, so the guard answers INVALID_ARGUMENT instead.
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:
+            return _Malformed(error)
+
+    return deserialize
+
+
+async def _refuse_malformed(context: grpc.aio.ServicerContext, method: str, request: _Malformed) -> NoReturn:
+    await abort(
+        context,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+        f"the request is not a valid protobuf message for {method}: {request.error}",
+        method=method,
+    )
+
+
 # An abort is how a handler reports an expected error; it must reach the client as is.
 # (Cancellation is a BaseException and is never caught here.)
 _PASS_THROUGH = grpc.aio.AbortError
 
 
-async def _internal(context: grpc.aio.ServicerContext, method: str) -> NoReturn:
+async def _internal(context: grpc.aio.ServicerContext, method: str, error: Exception) -> NoReturn:
+    full = storage_full(error)
+    if full is not None:
+        log.error("storage full", method=method, error=full)
+        await abort(
+            context,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "STORAGE_FULL",
+            f"the service's storage is full ({full}); the write failed. Free space in its data folder.",
+            method=method,
+        )
     log.exception("unexpected error in handler", method=method)
     await abort(context, grpc.StatusCode.INTERNAL, "INTERNAL", "internal error; see the service log", method=method)
 
 
 def _guard_call(behavior: Behavior, method: str) -> Behavior:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if type(request) is _Malformed:
+            await _refuse_malformed(context, method, request)
         try:
             return await behavior(request, context)
         except _PASS_THROUGH:
             raise
-        except PageError as error:
+        except (PageError, InvalidField) as error:
             await abort_invalid_argument(context, error.field, str(error), reason=error.reason)
-        except Exception:
-            await _internal(context, method)
+        except Exception as error:
+            await _internal(context, method, error)
 
     return guarded
 
@@ -151,15 +198,17 @@ def _guard_stream(behavior: Behavior, method: str) -> Behavior:
     if inspect.isasyncgenfunction(behavior):
 
         async def guarded_generator(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            if type(request) is _Malformed:
+                await _refuse_malformed(context, method, request)
             try:
                 async for response in behavior(request, context):
                     yield response
             except _PASS_THROUGH:
                 raise
-            except PageError as error:
+            except (PageError, InvalidField) as error:
                 await abort_invalid_argument(context, error.field, str(error), reason=error.reason)
-            except Exception:
-                await _internal(context, method)
+            except Exception as error:
+                await _internal(context, method, error)
 
         return guarded_generator
     # Streaming handlers written as coroutines send with context.write().

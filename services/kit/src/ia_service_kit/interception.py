@@ -17,6 +17,8 @@ import grpc
 Behavior = Callable[..., Any]
 # (full method name, rpc type, behaviour) -> the behaviour to serve instead.
 Wrap = Callable[[str, str, Behavior], Behavior]
+# A request deserializer -> the one to use instead.
+WrapDeserializer = Callable[[Any], Any]
 
 _FACTORIES = {
     "unary": (grpc.unary_unary_rpc_method_handler, "unary_unary"),
@@ -40,8 +42,9 @@ def rpc_type(handler: grpc.RpcMethodHandler) -> str:
 class WrappedHandlers:
     """The wrapped handler of each method, rebuilt only when its handler changes."""
 
-    def __init__(self, wrap: Wrap) -> None:
+    def __init__(self, wrap: Wrap, wrap_deserializer: WrapDeserializer | None = None) -> None:
         self._wrap = wrap
+        self._wrap_deserializer = wrap_deserializer
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def get(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -51,9 +54,12 @@ class WrappedHandlers:
             return cached[1]
         kind = rpc_type(handler)
         factory, attribute = _FACTORIES[kind]
+        deserializer = handler.request_deserializer
+        if self._wrap_deserializer is not None and deserializer is not None:
+            deserializer = self._wrap_deserializer(deserializer)
         wrapped = factory(
             self._wrap(method, kind, getattr(handler, attribute)),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
         self._wrapped[method] = (handler, wrapped)

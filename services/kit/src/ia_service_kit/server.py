@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import ia
+from ia_modules.limits import DEFAULTS, ENV, limit_from_env
 from ia_service_kit.auth import AuthInterceptor, Authenticator, AuthSettings, AuthSettingsError
 from ia_service_kit.config import ServiceConfig, SettingsError
 from ia_service_kit.database import Database
@@ -34,7 +35,6 @@ from ia_service_kit.telemetry import TelemetrySettingsError, configure_tracing, 
 
 __all__ = ["RunningServer", "ServiceConfig", "Wiring", "public_service_names", "run", "serve", "start"]
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 log = get_logger(__name__)
 
@@ -133,13 +133,16 @@ async def start(config: ServiceConfig, wire: Wire, *, auth: AuthSettings | None 
     if inspect.isawaitable(wiring):
         wiring = await wiring
     authenticator = Authenticator.for_settings(auth)
+    # IA_MAX_MESSAGE_BYTES: grpc refuses a bigger message with RESOURCE_EXHAUSTED,
+    # naming both sizes, before any handler sees it.
+    message_bytes = limit_from_env(ENV["message_bytes"], DEFAULTS.message_bytes)
     server = grpc.aio.server(
         # Telemetry outermost, so it sees the status the error interceptor settles on.
         # Authentication innermost: its refusals are aborts, which the error interceptor passes on.
         interceptors=[*server_interceptors(), ErrorInterceptor(), AuthInterceptor(authenticator)],
         options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", message_bytes),
+            ("grpc.max_receive_message_length", message_bytes),
             # Without this, a second process could bind the same port silently.
             ("grpc.so_reuseport", 0),
         ],

@@ -219,8 +219,12 @@ class PluginHost:
                 return [self.view(name) for name in self._installs[request_id]]
             if not source_dir:
                 raise InvalidField("source_dir", "give the folder holding the plugin's plugin.yaml")
-            folder = Path(source_dir).expanduser().resolve()
-            if not folder.is_dir():
+            try:
+                folder = Path(source_dir).expanduser().resolve()
+                is_folder = folder.is_dir()
+            except (OSError, ValueError, RuntimeError) as error:  # a NUL byte, a name too long, a loop
+                raise InvalidField("source_dir", f"{source_dir[:200]!r} is not a usable path: {error}") from None
+            if not is_folder:
                 raise InvalidField("source_dir", f"{source_dir} is not a folder on the plugin host")
             manifest = _checked_manifest(folder)
             existing = self._processes.get(manifest.name)

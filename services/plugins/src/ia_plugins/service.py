@@ -24,6 +24,7 @@ from ia_service_kit.errors import (
     error_status,
 )
 from ia_service_kit.pagination import PageTokens, page_size
+from ia_service_kit.request_fields import enum_name
 
 _HEALTH = {
     Health.STARTING: message_pb2.PLUGIN_HEALTH_STARTING,
@@ -104,7 +105,10 @@ async def _refuse(context: grpc.aio.ServicerContext, error: errors.HostError) ->
 
 
 def _kind(value: int) -> Kind | None:
-    return None if value == plugin_messages.PLUGIN_KIND_UNSPECIFIED else Kind.from_proto(value)
+    if value == plugin_messages.PLUGIN_KIND_UNSPECIFIED:
+        return None
+    enum_name(plugin_messages.PluginKind, value, "kind")  # an unknown number is INVALID_ARGUMENT
+    return Kind.from_proto(value)
 
 
 class PluginHostService(service_pb2_grpc.PluginHostServiceServicer):

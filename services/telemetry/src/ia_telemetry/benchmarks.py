@@ -48,7 +48,10 @@ class Benchmarks:
         stored.create_time.FromNanoseconds(int(self._clock() * 1e9))
         if not stored.HasField("start_time"):
             stored.start_time.CopyFrom(stored.create_time)
-        body = json_format.MessageToDict(stored, preserving_proto_field_name=True)
+        try:
+            body = json_format.MessageToDict(stored, preserving_proto_field_name=True)
+        except json_format.SerializeToJsonError as error:  # a timestamp or duration out of range
+            raise InvalidField("benchmark", str(error)) from None
         saved, _created = self._store.add_benchmark(
             body,
             suite=stored.suite,

@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 from ia.telemetry.v1 import message_pb2, service_pb2_grpc
 from ia.telemetry.v1 import request_response_pb2 as rr
 from ia_service_kit.errors import abort, abort_invalid_argument
+from ia_service_kit.request_fields import duration_ns, timestamp_ns
 from ia_telemetry import errors
 from ia_telemetry.benchmarks import Benchmarks
 from ia_telemetry.metrics import Metrics
@@ -36,10 +37,11 @@ _LATEST_NS = 2**63 - 1
 
 def _filter_ns(message: rr.ListTracesRequest | rr.QueryMetricsRequest, field: str) -> int:
     """A time filter in nanoseconds; 0 when unset. A time outside what storage holds is
-    clamped to its ends (a proto Timestamp reaches years 1 to 9999), so it filters as meant."""
+    clamped to its ends (a proto Timestamp reaches years 1 to 9999), so it filters as meant;
+    one that is no valid Timestamp is refused."""
     if not message.HasField(field):
         return 0
-    return min(max(getattr(message, field).ToNanoseconds(), 1), _LATEST_NS)
+    return min(max(timestamp_ns(message, field), 1), _LATEST_NS)
 
 
 async def _refuse(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
@@ -149,7 +151,7 @@ class TelemetryService(service_pb2_grpc.TelemetryServiceServicer):
                 group_by=list(request.group_by),
                 start_ns=_filter_ns(request, "start_time"),
                 end_ns=_filter_ns(request, "end_time"),
-                step_ns=request.step.ToNanoseconds() if request.HasField("step") else 0,
+                step_ns=duration_ns(request, "step"),
             ),
         )
         response = rr.QueryMetricsResponse()

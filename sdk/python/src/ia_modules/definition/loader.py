@@ -8,14 +8,15 @@ from google.protobuf import json_format
 
 from ia.pipeline.v1 import pipeline_pb2
 
+from ..limits import DEFAULTS, ENV, limit_from_env
 from . import paths
 from .dialects import Normalizer, Origins
 from .findings import Code, Finding, error
 from .proto_json import Conformer
 from .source import LineMap, parse
 
-MAX_STEPS = 2000
-"""Most steps a definition may have."""
+MAX_STEPS = limit_from_env(ENV["steps"], DEFAULTS.steps)
+"""Most steps a definition may have (IA_MAX_STEPS)."""
 
 CANONICAL = "canonical"
 LEGACY = "legacy"
@@ -68,7 +69,7 @@ def load_definition(source: str | bytes | dict, *, source_name: str | None = Non
         parsed = parse(source)
         findings.extend(parsed.findings)
         doc, lines = parsed.value, parsed.lines
-        if doc is None:
+        if doc is None and findings:
             return _named(LoadResult(None, CANONICAL, [], findings), source_name)
     elif isinstance(source, dict):
         doc = source
@@ -87,7 +88,7 @@ def load_definition(source: str | bytes | dict, *, source_name: str | None = Non
             error(
                 "steps",
                 Code.TOO_MANY_STEPS,
-                f"the pipeline has {len(steps)} steps; the limit is {MAX_STEPS}",
+                f"the pipeline has {len(steps)} steps; the limit is {MAX_STEPS} (IA_MAX_STEPS)",
                 "split it into smaller pipelines joined by `pipeline` steps",
             )
         )

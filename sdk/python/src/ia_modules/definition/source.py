@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass, field
 
 from . import paths
+from ..limits import DEFAULTS, ENV, limit_from_env
 from .findings import Code, Finding, Severity, error
 
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
-"""Largest definition accepted, in bytes of JSON text."""
+MAX_DOCUMENT_BYTES = limit_from_env(ENV["definition_bytes"], DEFAULTS.definition_bytes)
+"""Largest definition accepted, in bytes of JSON text (IA_MAX_DEFINITION_BYTES)."""
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _too_large(size: int) -> Finding:
     return error(
         paths.ROOT,
         Code.DOCUMENT_TOO_LARGE,
-        f"the definition is {size} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes",
+        f"the definition is {size} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes (IA_MAX_DEFINITION_BYTES)",
         "keep large data out of the definition: pass it as run inputs or fetch it in a step",
     )
 

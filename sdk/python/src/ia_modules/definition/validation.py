@@ -59,17 +59,11 @@ def _to_python(message) -> object:
 
 @lru_cache(maxsize=512)
 def _schema_problem(schema_json: str) -> str | None:
-    # Imported here, not at the top: most definitions have no schema, and the
-    # import would slow every `ia-modules validate`.
-    import jsonschema
+    # Imported here, not at the top: most definitions have no schema, and jsonschema
+    # would slow every `ia-modules validate`.
+    from ia_modules.json_schemas import schema_problem as problem_of
 
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    problem = jsonschema.exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(schema))
-    if problem is None:
-        return None
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.absolute_path)
-    return f"{where.lstrip('.') + ': ' if where else ''}{problem.message}"
+    return problem_of(json.loads(schema_json))
 
 
 def schema_problem(schema: dict) -> str | None:
@@ -179,8 +173,9 @@ class _Validation:
             return
         import jsonschema
 
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        problem = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
+        from ia_modules.json_schemas import schema_validator
+
+        problem = jsonschema.exceptions.best_match(schema_validator(schema).iter_errors(value))
         if problem is not None:
             self.error(where, Code.INVALID_DEFAULT, f"the default does not match its schema: {problem.message}")
 

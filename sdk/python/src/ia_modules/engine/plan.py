@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from ia_modules.conditions import Condition, ConditionError, compile_condition
 from ia_modules.engine.values import normalize
+from ia_modules.json_schemas import schema_problem, schema_validator
 from ia_modules.templates import Template, TemplateError, compile_template
 
 __all__ = [
@@ -217,13 +216,11 @@ def _retry(raw: Mapping[str, Any] | None, base: RetryPolicy) -> RetryPolicy:
 def _schema_validator(schema: Any, path: str, problems: list[tuple[str, str]]) -> Any:
     if not schema:
         return None
-    try:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)
-        return cls(schema)
-    except jsonschema.SchemaError as exc:
-        problems.append((path, f"invalid JSON Schema: {exc.message}"))
+    problem = schema_problem(schema)
+    if problem is not None:
+        problems.append((path, f"invalid JSON Schema: {problem}"))
         return None
+    return schema_validator(schema)
 
 
 class _Compiler:

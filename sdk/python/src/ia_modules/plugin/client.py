@@ -192,6 +192,8 @@ class PluginClient:
                 request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready, metadata=metadata
             )
             async for message in stream:
+                if message is None:  # grpc yields None for a reply it could not parse
+                    raise _malformed(plugin, self.target, "a reply that is not an ExecuteStepResponse")
                 if on_message is not None:
                     on_message(message)
                 kind = message.WhichOneof("message")
@@ -210,7 +212,10 @@ class PluginClient:
                 reason="NO_RESULT",
                 endpoint=self.target,
             )
-        outcome.output = to_dict(result.output)
+        try:
+            outcome.output = to_dict(result.output)
+        except ValueError as error:  # NaN or infinity: a plugin's answer is untrusted input
+            raise _malformed(plugin, self.target, f"an output that is not JSON ({error})") from None
         outcome.cost_usd = result.cost_usd
         outcome.api_calls = result.api_calls
         return outcome
@@ -289,3 +294,12 @@ class PluginClient:
             )
         except grpc.RpcError as error:
             raise self._error(error) from None
+
+
+def _malformed(plugin: str, endpoint: str, what: str) -> IAError:
+    return IAError(
+        grpc.StatusCode.INTERNAL,
+        f"plugin {plugin!r} sent {what}",
+        reason="MALFORMED_PLUGIN_REPLY",
+        endpoint=endpoint,
+    )

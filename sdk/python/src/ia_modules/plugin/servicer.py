@@ -261,11 +261,11 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
         return rr.TransformResponse(output=output)
 
     async def OnEvent(self, request: rr.OnEventRequest, context: grpc.aio.ServicerContext) -> rr.OnEventResponse:
-        event = {
-            "type": request.event.type,
-            "time": request.event.time.ToJsonString() if request.event.HasField("time") else "",
-            "data": to_dict(request.event.data),
-        }
+        try:
+            when = request.event.time.ToJsonString() if request.event.HasField("time") else ""
+        except ValueError as error:  # a timestamp out of range: the caller's mistake
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", f"event.time: {error}")
+        event = {"type": request.event.type, "time": when, "data": to_dict(request.event.data)}
         try:
             await self._invoke(Kind.HOOK, request, context, event)
         except CallFailure as failure:
