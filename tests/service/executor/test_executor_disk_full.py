@@ -24,6 +24,12 @@ _SIZE = "4m"
 
 
 @pytest.fixture
+def database_url() -> None:
+    """SQLite only: the database must live in the small data folder to fill it."""
+    return None
+
+
+@pytest.fixture
 def small_disk(tmp_path: Path):
     folder = tmp_path / "small"
     folder.mkdir()

@@ -39,9 +39,14 @@ class Benchmarks:
         for index, figure in enumerate(run.figures):
             if not figure.metric.strip():
                 raise InvalidField(f"benchmark.figures[{index}].metric", "every figure needs a metric name")
-        # Start times are stored as int64 nanoseconds since the epoch.
-        if run.HasField("start_time") and not 0 <= run.start_time.ToNanoseconds() < 2**63:
-            raise InvalidField("benchmark.start_time", "the start time must be between 1970 and 2262")
+        if run.HasField("start_time"):
+            try:
+                run.start_time.ToJsonString()  # checks the seconds' range and the nanos
+            except ValueError as error:
+                raise InvalidField("benchmark.start_time", f"not a valid timestamp: {error}") from None
+            # Start times are stored as int64 nanoseconds since the epoch.
+            if not 0 <= run.start_time.ToNanoseconds() < 2**63:
+                raise InvalidField("benchmark.start_time", "the start time must be between 1970 and 2262")
         stored = message_pb2.BenchmarkRun()
         stored.CopyFrom(run)
         stored.benchmark_id = ""
