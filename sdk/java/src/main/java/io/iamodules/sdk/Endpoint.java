@@ -1,6 +1,7 @@
 package io.iamodules.sdk;
 
 import io.grpc.ConnectivityState;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.time.Duration;
@@ -16,9 +17,26 @@ final class Endpoint implements AutoCloseable {
   final Duration timeout;
 
   Endpoint(String address, boolean tls, Duration timeout) {
+    this(address, tls, null, timeout);
+  }
+
+  /** With TLS files: them; else IA_TLS_* when set; else TLS with the system roots if {@code tls}, else plaintext. */
+  Endpoint(String address, boolean tls, TlsFiles files, Duration timeout) {
     this.address = resolve(address);
-    ManagedChannelBuilder<?> builder = ManagedChannelBuilder.forTarget(this.address);
-    this.channel = (tls ? builder.useTransportSecurity() : builder.usePlaintext()).build();
+    TlsFiles chosen;
+    ManagedChannelBuilder<?> builder;
+    try {
+      chosen = files != null ? files : TlsFiles.fromEnv().orElse(null);
+      builder = chosen == null ? ManagedChannelBuilder.forTarget(this.address) : Grpc.newChannelBuilder(this.address, chosen.credentials());
+    } catch (IllegalArgumentException error) {
+      throw IAException.invalidArgument("tls", error.getMessage(), this.address);
+    }
+    if (chosen == null) {
+      builder = tls ? builder.useTransportSecurity() : builder.usePlaintext();
+    } else if (chosen.serverName() != null && !chosen.serverName().isEmpty()) {
+      builder.overrideAuthority(chosen.serverName());
+    }
+    this.channel = builder.build();
     this.timeout = timeout;
   }
 
