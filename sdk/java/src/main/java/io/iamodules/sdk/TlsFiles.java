@@ -58,7 +58,7 @@ public record TlsFiles(Path ca, Path cert, Path key, String serverName) {
       try {
         builder.keyManager(cert.toFile(), key.toFile());
       } catch (IOException | IllegalArgumentException error) {
-        throw unreadable("cert", cert, error);
+        throw unreadable("cert", cert + ", key=" + key, error);
       }
     }
     return builder.build();
@@ -72,7 +72,7 @@ public record TlsFiles(Path ca, Path cert, Path key, String serverName) {
     }
   }
 
-  private static IllegalArgumentException unreadable(String name, Path path, Exception error) {
+  private static IllegalArgumentException unreadable(String name, Object path, Exception error) {
     return new IllegalArgumentException(name + "=" + path + " cannot be read: " + error);
   }
 
