@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
 	executorv1 "github.com/ia-modules/ia-modules/sdk/go/gen/ia/executor/v1"
 	registryv1 "github.com/ia-modules/ia-modules/sdk/go/gen/ia/registry/v1"
@@ -53,6 +53,7 @@ type options struct {
 	credentials credentials.TransportCredentials
 	token       string
 	dial        []grpc.DialOption
+	tls         *TLSFiles
 }
 
 // Option configures a Client.
@@ -63,7 +64,8 @@ func WithTimeout(timeout time.Duration) Option {
 	return func(o *options) { o.timeout = timeout }
 }
 
-// WithTransportCredentials sets TLS credentials; the default is plaintext.
+// WithTransportCredentials sets the transport credentials as given; the default
+// is WithTLS, else TLS from IA_TLS_* when set, else plaintext.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return func(o *options) { o.credentials = creds }
 }
@@ -105,12 +107,16 @@ func ResolveEndpoint(endpoint string) string {
 // localhost:8080). It does not connect yet: the first call does, and fails with an
 // *Error whose Unreachable is true if nothing answers there.
 func NewClient(endpoint string, opts ...Option) (*Client, error) {
-	o := options{timeout: DefaultTimeout, credentials: insecure.NewCredentials(), token: os.Getenv("IA_TOKEN")}
+	o := options{timeout: DefaultTimeout, token: os.Getenv("IA_TOKEN")}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	endpoint = ResolveEndpoint(endpoint)
-	dial := []grpc.DialOption{grpc.WithTransportCredentials(o.credentials)}
+	transport, err := o.transportCredentials()
+	if err != nil {
+		return nil, &Error{Code: codes.InvalidArgument, Message: err.Error(), Endpoint: endpoint}
+	}
+	dial := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
 	if o.token != "" {
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer(o.token)))
 	}

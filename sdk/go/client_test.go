@@ -109,7 +109,7 @@ func (fakeRegistry) GetPipeline(_ context.Context, r *registryv1.GetPipelineRequ
 }
 
 // serve starts the fakes in-process and returns a client of them.
-func serve(t *testing.T, executor *fakeExecutor, opts ...Option) *Client {
+func serve(t *testing.T, executor executorv1.ExecutorServiceServer, opts ...Option) *Client {
 	t.Helper()
 	listener := bufconn.Listen(1 << 20)
 	server := grpc.NewServer()

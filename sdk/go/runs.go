@@ -22,6 +22,11 @@ type RunRequest struct {
 	Inputs     map[string]any
 	// RequestID makes the start idempotent: the same id returns the same run.
 	RequestID string
+	// Breakpoints pause the run before these steps (see ResumeRun, StepRun, InspectRun).
+	Breakpoints []Breakpoint
+	// Mocks are canned outputs by step id: a mocked step completes with its mock
+	// (an object) and is never dispatched.
+	Mocks map[string]any
 }
 
 // FinalRunStates are the states a run never leaves.
@@ -39,6 +44,9 @@ func (c *Client) StartRun(ctx context.Context, run RunRequest) (*executorv1.Run,
 		return nil, invalidArgument(c.endpoint, "inputs", err)
 	}
 	request := &executorv1.StartRunRequest{Revision: run.Revision, Inputs: inputs, RequestId: run.RequestID}
+	if err := startRunDebugging(c, run, request); err != nil {
+		return nil, err
+	}
 	if run.Definition != nil {
 		request.Pipeline = &executorv1.StartRunRequest_Definition{Definition: run.Definition}
 	} else {
@@ -145,8 +153,8 @@ func reconnectDelay(failures int) time.Duration {
 	return min(delay, 2*time.Second)
 }
 
-// WaitRun watches a run until it ends or waits for a person's input, and returns
-// it as GetRun does then. Each onEvent function sees every event on the way.
+// WaitRun watches a run until it ends, waits for a person's input or is paused
+// (at a breakpoint, or after StepRun), and returns it as GetRun does then. Each onEvent function sees every event on the way.
 func (c *Client) WaitRun(ctx context.Context, runID string, onEvent ...func(*executorv1.RunEvent)) (*executorv1.Run, error) {
 	for event, err := range c.WatchRun(ctx, runID, 0) {
 		if err != nil {
@@ -168,6 +176,15 @@ func (c *Client) WaitRun(ctx context.Context, runID string, onEvent ...func(*exe
 				break
 			}
 		}
+		if state == executorv1.RunState_RUN_STATE_PAUSED {
+			paused, err := c.isPaused(ctx, runID)
+			if err != nil {
+				return nil, err
+			}
+			if paused {
+				break
+			}
+		}
 	}
 	return c.GetRun(ctx, runID)
 }
@@ -183,4 +200,11 @@ func (c *Client) waitsForInput(ctx context.Context, runID string) (bool, error) 
 		return err == nil, err
 	}
 	return false, nil
+}
+
+// isPaused tells whether a run is still paused: a replayed PAUSED event may be
+// history.
+func (c *Client) isPaused(ctx context.Context, runID string) (bool, error) {
+	run, err := c.GetRun(ctx, runID)
+	return run.GetState() == executorv1.RunState_RUN_STATE_PAUSED, err
 }

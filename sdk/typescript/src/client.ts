@@ -3,6 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
 import {
   RunState,
+  type BreakpointSchema,
   type HumanTaskState,
   type HumanTask,
   type Run,
@@ -11,6 +12,7 @@ import {
 import { ExecutorService } from "./gen/ia/executor/v1/service_pb.js";
 import { PipelineSchema, type Pipeline } from "./gen/ia/pipeline/v1/pipeline_pb.js";
 import type { PipelineVersion } from "./gen/ia/registry/v1/message_pb.js";
+import type { InspectRunResponse } from "./gen/ia/executor/v1/request_response_pb.js";
 import type {
   CreatePipelineResponse,
   UpdatePipelineResponse,
@@ -69,6 +71,21 @@ export interface StartRunOptions extends Cancellable {
   inputs?: JsonObject;
   /** Makes the start idempotent: the same id returns the same run. */
   requestId?: string;
+  /**
+   * Debugging: pause before these steps (see `resumeRun`, `stepRun`,
+   * `inspectRun`), given as step ids or with a CEL condition.
+   */
+  breakpoints?: (string | { stepId: string; condition?: string })[];
+  /** Debugging: canned outputs by step id; a mocked step completes with its mock and is never dispatched. */
+  mocks?: Record<string, JsonObject>;
+}
+
+/** Which paused step to let go on, and the top-level fields to set in its input first. */
+export interface StepEditOptions extends Cancellable {
+  /** Empty (default) means the first paused step. */
+  stepId?: string;
+  /** Edit and continue: recorded as a `StepInputEdited` event. */
+  inputs?: JsonObject;
 }
 
 export interface ListRunsOptions extends Cancellable {
@@ -251,7 +268,14 @@ export class IAClient {
     const response = await this.call(
       (o) =>
         this.executor.startRun(
-          { pipeline, revision: BigInt(options.revision ?? 0), inputs: options.inputs ?? {}, requestId: options.requestId ?? "" },
+          {
+            pipeline,
+            revision: BigInt(options.revision ?? 0),
+            inputs: options.inputs ?? {},
+            requestId: options.requestId ?? "",
+            breakpoints: (options.breakpoints ?? []).map(toBreakpoint),
+            mocks: options.mocks,
+          },
           o,
         ),
       options,
@@ -319,7 +343,10 @@ export class IAClient {
     }
   }
 
-  /** Watches a run until it ends or waits for a person's input, and returns it then. */
+  /**
+   * Watches a run until it ends, waits for a person's input or is paused (at a
+   * breakpoint, or after `stepRun`), and returns it then.
+   */
   async waitRun(runId: string, options: WaitOptions = {}): Promise<Run> {
     for await (const event of this.watchRun(runId, { signal: options.signal })) {
       options.onEvent?.(event);
@@ -333,8 +360,38 @@ export class IAClient {
       if (state === RunState.WAITING_FOR_INPUT && (await this.waitsForInput(runId, options))) {
         break;
       }
+      // A replayed pause may be history: the run is paused only if it still says so.
+      if (state === RunState.PAUSED && (await this.getRun(runId, options)).state === RunState.PAUSED) {
+        break;
+      }
     }
     return this.getRun(runId, options);
+  }
+
+  /**
+   * Lets a paused run go on: every step it holds runs, and it pauses again only
+   * at a breakpoint. FAILED_PRECONDITION when the run is not paused.
+   */
+  async resumeRun(runId: string, options: StepEditOptions = {}): Promise<Run> {
+    const response = await this.call(
+      (o) => this.executor.resumeRun({ runId, stepId: options.stepId ?? "", inputs: options.inputs }, o),
+      options,
+    );
+    return required(response.run, "run");
+  }
+
+  /** Runs exactly one paused step, then pauses again before the next one; fails like `resumeRun`. */
+  async stepRun(runId: string, options: StepEditOptions = {}): Promise<Run> {
+    const response = await this.call(
+      (o) => this.executor.stepRun({ runId, stepId: options.stepId ?? "", inputs: options.inputs }, o),
+      options,
+    );
+    return required(response.run, "run");
+  }
+
+  /** The paused steps with their resolved inputs, the outputs so far and every condition evaluated. */
+  inspectRun(runId: string, options: Cancellable = {}): Promise<InspectRunResponse> {
+    return this.call((o) => this.executor.inspectRun({ runId }, o), options);
   }
 
   /** Human-input tasks, OPEN ones unless `states` says otherwise. */
@@ -516,6 +573,10 @@ export function toPipeline(source: PipelineSource): Pipeline {
       fieldViolations: [{ field: "pipeline", description: message }],
     });
   }
+}
+
+function toBreakpoint(point: string | { stepId: string; condition?: string }): MessageInitShape<typeof BreakpointSchema> {
+  return typeof point === "string" ? { stepId: point } : { stepId: point.stepId, condition: point.condition ?? "" };
 }
 
 function required<T>(value: T | undefined, field: string): T {

@@ -26,6 +26,7 @@ export {
   type ListTasksOptions,
   type PipelineSource,
   type StartRunOptions,
+  type StepEditOptions,
   type WaitOptions,
   type WatchOptions,
 } from "./client.js";

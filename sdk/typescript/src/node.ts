@@ -2,12 +2,15 @@ import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-no
 import { IAClient } from "./client.js";
 import { baseUrl } from "./endpoint.js";
 import { bearerInterceptors } from "./token.js";
+import { tlsFromEnv, tlsSessionOptions, type TlsFiles } from "./tls.js";
 
 export interface NodeClientOptions {
   /** Deadline of each unary call, in milliseconds; 0 for none. */
   timeoutMs?: number;
   /** API key or JWT sent as `authorization: Bearer`; defaults to IA_TOKEN. */
   token?: string;
+  /** TLS files; without them, IA_TLS_CA / IA_TLS_CERT / IA_TLS_KEY when set, else plaintext. */
+  tls?: TlsFiles;
 }
 
 /** An IAClient over gRPC (HTTP/2), with `close()` to drop its connection. */
@@ -32,9 +35,20 @@ export class NodeIAClient extends IAClient {
 
 /**
  * A client that speaks gRPC to `endpoint` (`host:port`, or an `https://` URL for
- * TLS); empty means IA_ENDPOINT, then localhost:8080. It connects on the first call.
+ * TLS); empty means IA_ENDPOINT, then localhost:8080. With TLS files (`tls`, else
+ * IA_TLS_*) it speaks TLS, and mutual TLS when they name a client certificate.
+ * It connects on the first call.
  */
 export function createNodeClient(endpoint?: string, options: NodeClientOptions = {}): NodeIAClient {
   const target = baseUrl(endpoint);
-  return new NodeIAClient(target.endpoint, target.url, new Http2SessionManager(target.url), options);
+  const tls = options.tls ? tlsSessionOptions(options.tls, { ca: "ca", cert: "cert", key: "key" }) : tlsOptionsFromEnv();
+  const url = tls ? target.url.replace(/^http:/, "https:") : target.url;
+  return new NodeIAClient(target.endpoint, url, new Http2SessionManager(url, undefined, tls), options);
 }
+
+function tlsOptionsFromEnv() {
+  const files = tlsFromEnv();
+  return files && tlsSessionOptions(files);
+}
+
+export { tlsFromEnv, type TlsFiles } from "./tls.js";

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -100,6 +101,9 @@ func (d *driver) handlers() map[string]handler {
 		"find_task":       d.findTask,
 		"submit_input":    d.submitInput,
 		"unreachable":     d.unreachable,
+		"inspect_run":     d.inspectRun,
+		"step_run":        d.stepRun,
+		"resume_run":      d.resumeRun,
 	}
 }
 
@@ -221,7 +225,7 @@ func (d *driver) startRun(step map[string]any) (map[string]any, any, error) {
 	count := max(number(step, "count"), 1)
 	ids := []string{}
 	for range count {
-		run, err := d.client.StartRun(c, iamodules.RunRequest{Pipeline: str(step, "pipeline"), Inputs: object(step, "inputs")})
+		run, err := d.client.StartRun(c, iamodules.RunRequest{Pipeline: str(step, "pipeline"), Inputs: object(step, "inputs"), Breakpoints: breakpoints(step)})
 		if err != nil {
 			return nil, nil, failed(err)
 		}
@@ -257,6 +261,57 @@ func (d *driver) cancelRun(step map[string]any) (map[string]any, any, error) {
 	c, cancel := ctx()
 	defer cancel()
 	run, err := d.client.CancelRun(c, str(step, "run"), str(step, "reason"))
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	return runResult(run), run.GetRunId(), nil
+}
+
+func breakpoints(step map[string]any) []iamodules.Breakpoint {
+	points := []iamodules.Breakpoint{}
+	list, _ := step["breakpoints"].([]any)
+	for _, id := range list {
+		points = append(points, iamodules.Breakpoint{StepID: fmt.Sprint(id)})
+	}
+	return points
+}
+
+func (d *driver) inspectRun(step map[string]any) (map[string]any, any, error) {
+	c, cancel := ctx()
+	defer cancel()
+	inspection, err := d.client.InspectRun(c, str(step, "run"))
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	paused, inputs := []string{}, map[string]any{}
+	for _, p := range inspection.GetPaused() {
+		paused = append(paused, p.GetStepId())
+		inputs[p.GetStepId()] = iamodules.FromStruct(p.GetInput())
+	}
+	sort.Strings(paused)
+	result := map[string]any{
+		"state":   trim(inspection.GetRun().GetState().String(), "RUN_STATE_"),
+		"paused":  paused,
+		"inputs":  inputs,
+		"outputs": iamodules.FromStruct(inspection.GetOutputs()),
+	}
+	return result, inspection.GetRun().GetRunId(), nil
+}
+
+func (d *driver) stepRun(step map[string]any) (map[string]any, any, error) {
+	c, cancel := ctx()
+	defer cancel()
+	run, err := d.client.StepRun(c, str(step, "run"), iamodules.StepEdit{StepID: str(step, "step_id"), Inputs: object(step, "inputs")})
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	return runResult(run), run.GetRunId(), nil
+}
+
+func (d *driver) resumeRun(step map[string]any) (map[string]any, any, error) {
+	c, cancel := ctx()
+	defer cancel()
+	run, err := d.client.ResumeRun(c, str(step, "run"), iamodules.StepEdit{StepID: str(step, "step_id"), Inputs: object(step, "inputs")})
 	if err != nil {
 		return nil, nil, failed(err)
 	}

@@ -18,6 +18,7 @@ SUPPORTED = frozenset(
         "create_pipeline", "get_pipeline", "list_pipelines", "delete_pipeline",
         "start_run", "wait_run", "get_run", "cancel_run", "watch_run", "list_runs",
         "find_task", "submit_input", "check_sequence", "unreachable",
+        "inspect_run", "step_run", "resume_run",
     }
 )  # fmt: skip
 
@@ -73,7 +74,11 @@ class GrpcDriver:
         return {"deleted_revisions": self.client.delete_pipeline(step["name"])}, None
 
     def start_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        ids = [self.client.start_run(step["pipeline"], inputs=step.get("inputs")).run_id for _ in range(step.get("count", 1))]
+        breakpoints = step.get("breakpoints", ())
+        ids = [
+            self.client.start_run(step["pipeline"], inputs=step.get("inputs"), breakpoints=breakpoints).run_id
+            for _ in range(step.get("count", 1))
+        ]
         return {"run_ids": ids}, ids if "count" in step else ids[0]
 
     def wait_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -86,6 +91,24 @@ class GrpcDriver:
 
     def cancel_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         run = self.client.cancel_run(step["run"], reason=step.get("reason", ""))
+        return run_result(run), run.run_id
+
+    def inspect_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        inspection = self.client.inspect_run(step["run"])
+        result = {
+            "state": executor_messages.RunState.Name(inspection.run.state).removeprefix("RUN_STATE_"),
+            "paused": sorted(p.step_id for p in inspection.paused),
+            "inputs": {p.step_id: to_dict(p.input) for p in inspection.paused},
+            "outputs": to_dict(inspection.outputs),
+        }
+        return result, inspection.run.run_id
+
+    def step_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        run = self.client.step_run(step["run"], inputs=step.get("inputs"), step_id=step.get("step_id", ""))
+        return run_result(run), run.run_id
+
+    def resume_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        run = self.client.resume_run(step["run"], inputs=step.get("inputs"), step_id=step.get("step_id", ""))
         return run_result(run), run.run_id
 
     def watch_run(self, step: dict[str, Any]) -> tuple[dict[str, Any], Any]:

@@ -91,7 +91,11 @@ function handlers(client: IAClient): { [kind: string]: Handler } {
     async start_run(step) {
       const ids: string[] = [];
       for (let i = 0; i < ((step.count as number) ?? 1); i++) {
-        const run = await client.startRun({ pipeline: step.pipeline as string, inputs: (step.inputs ?? {}) as { [key: string]: Json } });
+        const run = await client.startRun({
+          pipeline: step.pipeline as string,
+          inputs: (step.inputs ?? {}) as { [key: string]: Json },
+          breakpoints: (step.breakpoints ?? []) as string[],
+        });
         ids.push(run.runId);
       }
       return [{ run_ids: ids }, "count" in step ? ids : ids[0]];
@@ -102,6 +106,26 @@ function handlers(client: IAClient): { [kind: string]: Handler } {
     },
     async get_run(step) {
       const run = await client.getRun(step.run as string);
+      return [runResult(run), run.runId];
+    },
+    async inspect_run(step) {
+      const inspection = await client.inspectRun(step.run as string);
+      const result = {
+        state: RunState[inspection.run?.state ?? RunState.UNSPECIFIED],
+        paused: inspection.paused.map((p) => p.stepId).sort(),
+        inputs: Object.fromEntries(inspection.paused.map((p) => [p.stepId, p.input ?? {}])),
+        outputs: inspection.outputs ?? {},
+      };
+      return [result, inspection.run?.runId];
+    },
+    async step_run(step) {
+      const edit = { stepId: (step.step_id as string) ?? "", inputs: step.inputs as { [key: string]: Json } | undefined };
+      const run = await client.stepRun(step.run as string, edit);
+      return [runResult(run), run.runId];
+    },
+    async resume_run(step) {
+      const edit = { stepId: (step.step_id as string) ?? "", inputs: step.inputs as { [key: string]: Json } | undefined };
+      const run = await client.resumeRun(step.run as string, edit);
       return [runResult(run), run.runId];
     },
     async cancel_run(step) {

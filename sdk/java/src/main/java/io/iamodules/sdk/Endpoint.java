@@ -3,6 +3,7 @@ package io.iamodules.sdk;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -25,7 +26,12 @@ final class Endpoint implements AutoCloseable {
   final Duration timeout;
 
   Endpoint(String address, boolean tls, Duration timeout, String token) {
-    this(resolve(address), open(resolve(address), tls), timeout, token);
+    this(address, tls, null, timeout, token);
+  }
+
+  /** With TLS files: them; else IA_TLS_* when set; else TLS with the system roots if {@code tls}, else plaintext. */
+  Endpoint(String address, boolean tls, TlsFiles files, Duration timeout, String token) {
+    this(resolve(address), open(resolve(address), tls, files), timeout, token);
   }
 
   Endpoint(String address, ManagedChannel channel, Duration timeout, String token) {
@@ -42,9 +48,21 @@ final class Endpoint implements AutoCloseable {
     }
   }
 
-  private static ManagedChannel open(String address, boolean tls) {
-    ManagedChannelBuilder<?> builder = ManagedChannelBuilder.forTarget(address);
-    return (tls ? builder.useTransportSecurity() : builder.usePlaintext()).build();
+  private static ManagedChannel open(String address, boolean tls, TlsFiles files) {
+    TlsFiles chosen;
+    ManagedChannelBuilder<?> builder;
+    try {
+      chosen = files != null ? files : TlsFiles.fromEnv().orElse(null);
+      builder = chosen == null ? ManagedChannelBuilder.forTarget(address) : Grpc.newChannelBuilder(address, chosen.credentials());
+    } catch (IllegalArgumentException error) {
+      throw IAException.invalidArgument("tls", error.getMessage(), address);
+    }
+    if (chosen == null) {
+      builder = tls ? builder.useTransportSecurity() : builder.usePlaintext();
+    } else if (chosen.serverName() != null && !chosen.serverName().isEmpty()) {
+      builder.overrideAuthority(chosen.serverName());
+    }
+    return builder.build();
   }
 
   /** The token given, else IA_TOKEN, else null (no authorization sent). */

@@ -9,12 +9,18 @@ import ia.executor.v1.RequestResponse.CancelRunRequest;
 import ia.executor.v1.RequestResponse.CancelRunResponse;
 import ia.executor.v1.RequestResponse.GetRunRequest;
 import ia.executor.v1.RequestResponse.GetRunResponse;
+import ia.executor.v1.RequestResponse.InspectRunRequest;
+import ia.executor.v1.RequestResponse.InspectRunResponse;
 import ia.executor.v1.RequestResponse.ListHumanTasksRequest;
 import ia.executor.v1.RequestResponse.ListHumanTasksResponse;
 import ia.executor.v1.RequestResponse.ListRunsRequest;
 import ia.executor.v1.RequestResponse.ListRunsResponse;
+import ia.executor.v1.RequestResponse.ResumeRunRequest;
+import ia.executor.v1.RequestResponse.ResumeRunResponse;
 import ia.executor.v1.RequestResponse.StartRunRequest;
 import ia.executor.v1.RequestResponse.StartRunResponse;
+import ia.executor.v1.RequestResponse.StepRunRequest;
+import ia.executor.v1.RequestResponse.StepRunResponse;
 import ia.executor.v1.RequestResponse.SubmitHumanInputRequest;
 import ia.executor.v1.RequestResponse.SubmitHumanInputResponse;
 import ia.executor.v1.RequestResponse.WatchRunRequest;
@@ -97,6 +103,38 @@ public final class IAAsyncClient {
     return unary((r, o) -> executor().cancelRun(r, o), request, CancelRunResponse::getRun);
   }
 
+  /** Lets a paused run go on; see {@link IAClient#resumeRun(String, String, Map)}. */
+  public CompletableFuture<Run> resumeRun(String runId, String stepId, Map<String, ?> inputs) {
+    try {
+      ResumeRunRequest.Builder request = ResumeRunRequest.newBuilder().setRunId(runId).setStepId(stepId);
+      if (inputs != null) {
+        request.setInputs(Values.toStruct(inputs));
+      }
+      return unary((r, o) -> executor().resumeRun(r, o), request.build(), ResumeRunResponse::getRun);
+    } catch (IllegalArgumentException error) {
+      return CompletableFuture.failedFuture(IAException.invalidArgument("inputs", error.getMessage(), endpoint.address));
+    }
+  }
+
+  /** Runs one paused step; see {@link IAClient#stepRun(String, String, Map)}. */
+  public CompletableFuture<Run> stepRun(String runId, String stepId, Map<String, ?> inputs) {
+    try {
+      StepRunRequest.Builder request = StepRunRequest.newBuilder().setRunId(runId).setStepId(stepId);
+      if (inputs != null) {
+        request.setInputs(Values.toStruct(inputs));
+      }
+      return unary((r, o) -> executor().stepRun(r, o), request.build(), StepRunResponse::getRun);
+    } catch (IllegalArgumentException error) {
+      return CompletableFuture.failedFuture(IAException.invalidArgument("inputs", error.getMessage(), endpoint.address));
+    }
+  }
+
+  /** The paused steps with their inputs, the outputs so far and the conditions evaluated. */
+  public CompletableFuture<InspectRunResponse> inspectRun(String runId) {
+    InspectRunRequest request = InspectRunRequest.newBuilder().setRunId(runId).build();
+    return unary((r, o) -> executor().inspectRun(r, o), request, Function.identity());
+  }
+
   /** One page of runs, newest first; pass its next_page_token to get the next. */
   public CompletableFuture<ListRunsResponse> listRuns(ListRunsRequest request) {
     return unary((r, o) -> executor().listRuns(r, o), request, Function.identity());
@@ -164,8 +202,8 @@ public final class IAAsyncClient {
   }
 
   /**
-   * Completes with the run once it ends or waits for a person's input; see
-   * {@link IAClient#waitRun}.
+   * Completes with the run once it ends, waits for a person's input or is
+   * paused; see {@link IAClient#waitRun}.
    */
   public CompletableFuture<Run> waitRun(String runId) {
     CompletableFuture<Run> result = new CompletableFuture<>();
@@ -176,6 +214,13 @@ public final class IAAsyncClient {
           } else if (RunStates.isWaiting(event)) {
             stillWaiting(runId).whenComplete((run, failure) -> {
               if (failure != null || run != null) {
+                settle(result).accept(run, failure);
+              }
+            });
+          } else if (RunStates.isPaused(event)) {
+            // A replayed pause may be history: the run is paused only if it still says so.
+            getRun(runId).whenComplete((run, failure) -> {
+              if (failure != null || run.getState() == RunState.RUN_STATE_PAUSED) {
                 settle(result).accept(run, failure);
               }
             });

@@ -2,15 +2,20 @@ package io.iamodules.sdk;
 
 import com.google.protobuf.FieldMask;
 import ia.executor.v1.ExecutorServiceGrpc;
+import ia.executor.v1.Message.Breakpoint;
 import ia.executor.v1.Message.HumanTask;
 import ia.executor.v1.Message.Run;
 import ia.executor.v1.Message.RunEvent;
 import ia.executor.v1.Message.RunState;
 import ia.executor.v1.RequestResponse.CancelRunRequest;
 import ia.executor.v1.RequestResponse.GetRunRequest;
+import ia.executor.v1.RequestResponse.InspectRunRequest;
+import ia.executor.v1.RequestResponse.InspectRunResponse;
 import ia.executor.v1.RequestResponse.ListHumanTasksRequest;
 import ia.executor.v1.RequestResponse.ListRunsRequest;
+import ia.executor.v1.RequestResponse.ResumeRunRequest;
 import ia.executor.v1.RequestResponse.StartRunRequest;
+import ia.executor.v1.RequestResponse.StepRunRequest;
 import ia.executor.v1.RequestResponse.SubmitHumanInputRequest;
 import ia.pipeline.v1.PipelineOuterClass.Pipeline;
 import ia.registry.v1.Message.PipelineVersion;
@@ -75,6 +80,7 @@ public final class IAClient implements AutoCloseable {
   public static final class Builder {
     private String endpoint;
     private boolean tls;
+    private TlsFiles tlsFiles;
     private Duration timeout = DEFAULT_TIMEOUT;
     private ManagedChannel channel;
     private String token;
@@ -102,9 +108,15 @@ public final class IAClient implements AutoCloseable {
       return this;
     }
 
-    /** Use TLS instead of plaintext. */
+    /** Use TLS (with the system roots) instead of plaintext; IA_TLS_* turn TLS on too. */
     public Builder tls(boolean tls) {
       this.tls = tls;
+      return this;
+    }
+
+    /** Use TLS, or mutual TLS, with these files instead of IA_TLS_*. */
+    public Builder tls(TlsFiles files) {
+      this.tlsFiles = files;
       return this;
     }
 
@@ -114,12 +126,15 @@ public final class IAClient implements AutoCloseable {
       return this;
     }
 
-    /** Creates the client; it connects on the first call. */
+    /**
+     * Creates the client; it connects on the first call. Throws INVALID_ARGUMENT
+     * when the TLS files are inconsistent or cannot be read.
+     */
     public IAClient build() {
       if (channel != null) {
         return new IAClient(new Endpoint(channel.authority(), channel, timeout, token));
       }
-      return new IAClient(new Endpoint(endpoint, tls, timeout, token));
+      return new IAClient(new Endpoint(endpoint, tls, tlsFiles, timeout, token));
     }
   }
 
@@ -220,6 +235,71 @@ public final class IAClient implements AutoCloseable {
     return call(() -> executor().startRun(request).getRun());
   }
 
+  /** A breakpoint before {@code stepId}, each time it is about to run. */
+  public static Breakpoint breakpoint(String stepId) {
+    return Breakpoint.newBuilder().setStepId(stepId).build();
+  }
+
+  /** A breakpoint before {@code stepId} when {@code condition} (CEL over input, parameters, steps, run) is true. */
+  public static Breakpoint breakpoint(String stepId, String condition) {
+    return Breakpoint.newBuilder().setStepId(stepId).setCondition(condition).build();
+  }
+
+  /**
+   * Starts a run to debug: it pauses before the breakpoints' steps (see {@link
+   * #resumeRun}, {@link #stepRun}, {@link #inspectRun}), and each mocked step (step
+   * id to output object) completes with its mock without running.
+   */
+  public Run startRun(String pipeline, Map<String, ?> inputs, List<Breakpoint> breakpoints, Map<String, ?> mocks) {
+    StartRunRequest request =
+        StartRunRequest.newBuilder()
+            .setPipelineName(pipeline)
+            .setInputs(struct("inputs", inputs))
+            .addAllBreakpoints(breakpoints)
+            .setMocks(struct("mocks", mocks))
+            .build();
+    return startRun(request);
+  }
+
+  /**
+   * Lets a paused run go on: every step it holds runs, and it pauses again only at
+   * a breakpoint. Throws FAILED_PRECONDITION when the run is not paused.
+   */
+  public Run resumeRun(String runId) {
+    return resumeRun(runId, "", null);
+  }
+
+  /**
+   * Same, setting top-level fields of a paused step's input first (edit and
+   * continue); {@code stepId} "" means the first paused step, null inputs none.
+   */
+  public Run resumeRun(String runId, String stepId, Map<String, ?> inputs) {
+    ResumeRunRequest.Builder request = ResumeRunRequest.newBuilder().setRunId(runId).setStepId(stepId);
+    if (inputs != null) {
+      request.setInputs(struct("inputs", inputs));
+    }
+    return call(() -> executor().resumeRun(request.build()).getRun());
+  }
+
+  /** Runs exactly one paused step, then pauses again before the next; fails like {@link #resumeRun}. */
+  public Run stepRun(String runId) {
+    return stepRun(runId, "", null);
+  }
+
+  /** Same, editing the step's input first, as {@link #resumeRun(String, String, Map)} does. */
+  public Run stepRun(String runId, String stepId, Map<String, ?> inputs) {
+    StepRunRequest.Builder request = StepRunRequest.newBuilder().setRunId(runId).setStepId(stepId);
+    if (inputs != null) {
+      request.setInputs(struct("inputs", inputs));
+    }
+    return call(() -> executor().stepRun(request.build()).getRun());
+  }
+
+  /** The paused steps with their resolved inputs, the outputs so far and every condition evaluated. */
+  public InspectRunResponse inspectRun(String runId) {
+    return call(() -> executor().inspectRun(InspectRunRequest.newBuilder().setRunId(runId).build()));
+  }
+
   /** A run with the state of each step. */
   public Run getRun(String runId) {
     return call(() -> executor().getRun(GetRunRequest.newBuilder().setRunId(runId).build()).getRun());
@@ -250,7 +330,10 @@ public final class IAClient implements AutoCloseable {
     return new RunEvents(endpoint, runId, fromSequence);
   }
 
-  /** Watches a run until it ends or waits for a person's input, and returns it then. */
+  /**
+   * Watches a run until it ends, waits for a person's input or is paused (at a
+   * breakpoint, or after {@link #stepRun}), and returns it then.
+   */
   public Run waitRun(String runId) {
     return waitRun(runId, event -> {});
   }
@@ -261,6 +344,10 @@ public final class IAClient implements AutoCloseable {
       for (RunEvent event : events) {
         onEvent.accept(event);
         if (RunStates.isFinal(event) || (RunStates.isWaiting(event) && waitsForInput(runId))) {
+          break;
+        }
+        // A replayed pause may be history: the run is paused only if it still says so.
+        if (RunStates.isPaused(event) && getRun(runId).getState() == RunState.RUN_STATE_PAUSED) {
           break;
         }
       }

@@ -27,4 +27,9 @@ public final class RunStates {
     return event.hasRunStateChanged()
         && event.getRunStateChanged().getState() == RunState.RUN_STATE_WAITING_FOR_INPUT;
   }
+
+  /** True for an event that says the run is now paused (at a breakpoint, or after a step). */
+  public static boolean isPaused(RunEvent event) {
+    return event.hasRunStateChanged() && event.getRunStateChanged().getState() == RunState.RUN_STATE_PAUSED;
+  }
 }

@@ -4,6 +4,9 @@ import com.google.gson.Gson;
 import ia.executor.v1.Message.HumanTask;
 import ia.executor.v1.Message.Run;
 import ia.executor.v1.Message.RunEvent;
+import ia.executor.v1.Message.Breakpoint;
+import ia.executor.v1.Message.PausedStep;
+import ia.executor.v1.RequestResponse.InspectRunResponse;
 import ia.executor.v1.RequestResponse.ListRunsRequest;
 import ia.executor.v1.RequestResponse.ListRunsResponse;
 import ia.registry.v1.Message.PipelineVersion;
@@ -104,6 +107,9 @@ public final class Runner {
     table.put("find_task", this::findTask);
     table.put("submit_input", this::submitInput);
     table.put("unreachable", this::unreachable);
+    table.put("inspect_run", this::inspectRun);
+    table.put("step_run", step -> runResult(client.stepRun((String) step.get("run"), text(step, "step_id"), edits(step))));
+    table.put("resume_run", step -> runResult(client.resumeRun((String) step.get("run"), text(step, "step_id"), edits(step))));
     Map<String, Scenario.Handler> wrapped = new LinkedHashMap<>();
     table.forEach((kind, handler) -> wrapped.put(kind, step -> {
       try {
@@ -146,6 +152,23 @@ public final class Runner {
     return new Scenario.Result(values, run.getRunId());
   }
 
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> edits(Map<String, Object> step) {
+    return (Map<String, Object>) step.get("inputs");
+  }
+
+  private Scenario.Result inspectRun(Map<String, Object> step) {
+    InspectRunResponse inspection = client.inspectRun((String) step.get("run"));
+    Map<String, Object> inputs = new LinkedHashMap<>();
+    inspection.getPausedList().forEach(p -> inputs.put(p.getStepId(), Values.fromStruct(p.getInput())));
+    Map<String, Object> values = new LinkedHashMap<>();
+    values.put("state", trim(inspection.getRun().getState().name(), "RUN_STATE_"));
+    values.put("paused", inspection.getPausedList().stream().map(PausedStep::getStepId).sorted().toList());
+    values.put("inputs", inputs);
+    values.put("outputs", Values.fromStruct(inspection.getOutputs()));
+    return new Scenario.Result(values, inspection.getRun().getRunId());
+  }
+
   private Scenario.Result createPipeline(Map<String, Object> step) {
     var created = client.createPipeline(Values.pipelineFromJson(GSON.toJson(step.get("definition"))));
     return new Scenario.Result(Map.of("revision", created.getPipeline().getRevision()), created.getPipeline().getName());
@@ -172,7 +195,9 @@ public final class Runner {
     List<String> ids = new ArrayList<>();
     Map<String, Object> inputs = (Map<String, Object>) step.getOrDefault("inputs", Map.of());
     for (int i = 0; i < Math.max(1, number(step, "count")); i++) {
-      ids.add(client.startRun((String) step.get("pipeline"), inputs).getRunId());
+      List<Breakpoint> breakpoints =
+          ((List<String>) step.getOrDefault("breakpoints", List.of())).stream().map(IAClient::breakpoint).toList();
+      ids.add(client.startRun((String) step.get("pipeline"), inputs, breakpoints, Map.of()).getRunId());
     }
     return new Scenario.Result(Map.of("run_ids", ids), step.containsKey("count") ? ids : ids.get(0));
   }
