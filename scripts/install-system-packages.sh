@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project runs: bubblewrap (the plugin sandbox),
-# graphviz (`ia-modules visualize`), chromium (the dashboard's browser tests) and
+# graphviz (`ia-modules visualize`), chromium (the dashboard's browser tests),
+# openssl (certificates for the TypeScript and Java clients' TLS tests) and
 # postgresql (the tests' throwaway clusters; its binaries stay off PATH, under
 # /usr/lib/postgresql/<version>/bin). Only what is missing is installed, so a
 # machine that has them pays nothing.
 set -euo pipefail
 
-declare -A package_of=([bwrap]=bubblewrap [dot]=graphviz [chromium]=chromium)
+declare -A package_of=([bwrap]=bubblewrap [dot]=graphviz [chromium]=chromium [openssl]=openssl)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
