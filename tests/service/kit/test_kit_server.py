@@ -231,10 +231,13 @@ async def test_messages_up_to_16_mb_are_accepted(channel: grpc.aio.Channel) -> N
     assert await unary(channel, "Measure")(payload) == str(len(payload)).encode()
 
 
-async def test_messages_over_16_mb_are_refused(channel: grpc.aio.Channel) -> None:
+async def test_messages_over_16_mb_are_refused_naming_the_limit(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await unary(channel, "Measure")(b"x" * (17 * 1024 * 1024))
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    info, _ = details(caught.value)
+    assert info.reason == "MESSAGE_TOO_LARGE"
+    assert (info.metadata["limit"], info.metadata["max"]) == ("IA_MAX_MESSAGE_BYTES", str(16 * 1024 * 1024))
 
 
 async def test_health_is_serving(channel: grpc.aio.Channel) -> None:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 from google.rpc import status_pb2
 
 from ia_modules.definition import Finding, Severity
+from ia_modules.limits import ENV
 from ia_modules.status import DOMAIN, abort, abort_with, error_status, field_violation
 from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.logging import get_logger
@@ -109,8 +110,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     Aborts (`context.abort`, `abort` above) and cancellations pass through untouched.
     """
 
-    def __init__(self) -> None:
-        self._handlers = WrappedHandlers(_guard, _tolerant)
+    def __init__(self, max_request_bytes: int | None = None) -> None:
+        """A request over ``max_request_bytes`` is RESOURCE_EXHAUSTED naming
+        IA_MAX_MESSAGE_BYTES (the server lets grpc take somewhat more, see server.py)."""
+        self._handlers = WrappedHandlers(_guard, _tolerant(max_request_bytes))
 
     async def intercept_service(
         self,
@@ -136,26 +139,56 @@ class _Malformed:
         self.error = error
 
 
-def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    # grpc answers a deserializer's exception with UNKNOWN and the exception's text;
-    # the bytes are the caller's mistake, so the guard answers INVALID_ARGUMENT instead.
-    def deserialize(data: bytes) -> Any:
-        try:
-            return deserializer(data)
-        except Exception as error:
-            return _Malformed(error)
+class _TooLarge:
+    """What a request over IA_MAX_MESSAGE_BYTES becomes (it is not parsed)."""
 
-    return deserialize
+    __slots__ = ("limit", "size")
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
 
 
-async def _refuse_malformed(context: grpc.aio.ServicerContext, method: str, request: _Malformed) -> NoReturn:
+def _tolerant(max_request_bytes: int | None) -> Callable[[Callable[[bytes], Any] | None], Callable[[bytes], Any]]:
+    def wrap(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+        # grpc answers a deserializer's exception with UNKNOWN and the exception's text;
+        # the bytes are the caller's mistake, so the guard answers INVALID_ARGUMENT instead.
+        def deserialize(data: bytes) -> Any:
+            if max_request_bytes is not None and len(data) > max_request_bytes:
+                return _TooLarge(len(data), max_request_bytes)
+            if deserializer is None:
+                return data
+            try:
+                return deserializer(data)
+            except Exception as error:
+                return _Malformed(error)
+
+        return deserialize
+
+    return wrap
+
+
+async def _refuse_unread(context: grpc.aio.ServicerContext, method: str, request: _Malformed | _TooLarge) -> NoReturn:
+    if type(request) is _TooLarge:
+        await abort(
+            context,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MESSAGE_TOO_LARGE",
+            f"the request is {request.size} bytes; the limit is {request.limit} ({ENV['message_bytes']})",
+            method=method,
+            limit=ENV["message_bytes"],
+            max=str(request.limit),
+        )
     await abort(
         context,
         grpc.StatusCode.INVALID_ARGUMENT,
         "MALFORMED_REQUEST",
-        f"the request is not a valid protobuf message for {method}: {request.error}",
+        f"the request is not a valid protobuf message for {method}: {cast(_Malformed, request).error}",
         method=method,
     )
+
+
+_UNREAD = (_Malformed, _TooLarge)
 
 
 # An abort is how a handler reports an expected error; it must reach the client as is.
@@ -180,8 +213,8 @@ async def _internal(context: grpc.aio.ServicerContext, method: str, error: Excep
 
 def _guard_call(behavior: Behavior, method: str) -> Behavior:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if type(request) is _Malformed:
-            await _refuse_malformed(context, method, request)
+        if type(request) in _UNREAD:
+            await _refuse_unread(context, method, request)
         try:
             return await behavior(request, context)
         except _PASS_THROUGH:
@@ -198,8 +231,8 @@ def _guard_stream(behavior: Behavior, method: str) -> Behavior:
     if inspect.isasyncgenfunction(behavior):
 
         async def guarded_generator(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            if type(request) is _Malformed:
-                await _refuse_malformed(context, method, request)
+            if type(request) in _UNREAD:
+                await _refuse_unread(context, method, request)
             try:
                 async for response in behavior(request, context):
                     yield response

@@ -55,7 +55,8 @@ class WrappedHandlers:
         kind = rpc_type(handler)
         factory, attribute = _FACTORIES[kind]
         deserializer = handler.request_deserializer
-        if self._wrap_deserializer is not None and deserializer is not None:
+        if self._wrap_deserializer is not None:
+            # A handler without a deserializer takes raw bytes; the wrapper is given None.
             deserializer = self._wrap_deserializer(deserializer)
         wrapped = factory(
             self._wrap(method, kind, getattr(handler, attribute)),

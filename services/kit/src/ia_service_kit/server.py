@@ -133,16 +133,18 @@ async def start(config: ServiceConfig, wire: Wire, *, auth: AuthSettings | None 
     if inspect.isawaitable(wiring):
         wiring = await wiring
     authenticator = Authenticator.for_settings(auth)
-    # IA_MAX_MESSAGE_BYTES: grpc refuses a bigger message with RESOURCE_EXHAUSTED,
-    # naming both sizes, before any handler sees it.
+    # IA_MAX_MESSAGE_BYTES: the error interceptor refuses a bigger request naming the
+    # limit. grpc itself takes up to twice that (plus room for small limits), so the
+    # interceptor sees the bytes; beyond it grpc refuses on its own, naming both sizes.
     message_bytes = limit_from_env(ENV["message_bytes"], DEFAULTS.message_bytes)
+    receive_bytes = 2 * message_bytes + 1024 * 1024
     server = grpc.aio.server(
         # Telemetry outermost, so it sees the status the error interceptor settles on.
         # Authentication innermost: its refusals are aborts, which the error interceptor passes on.
-        interceptors=[*server_interceptors(), ErrorInterceptor(), AuthInterceptor(authenticator)],
+        interceptors=[*server_interceptors(), ErrorInterceptor(message_bytes), AuthInterceptor(authenticator)],
         options=[
             ("grpc.max_send_message_length", message_bytes),
-            ("grpc.max_receive_message_length", message_bytes),
+            ("grpc.max_receive_message_length", receive_bytes),
             # Without this, a second process could bind the same port silently.
             ("grpc.so_reuseport", 0),
         ],
