@@ -100,10 +100,12 @@ async def whole_run(stub, start_request) -> bool:
     try:
         started = await stub.StartRun(start_request, timeout=60)
         state = started.run.state
-        watch = request_response_pb2.WatchRunRequest(run_id=started.run.run_id)
+        # Batched, as the clients ask for it.
+        watch = request_response_pb2.WatchRunRequest(run_id=started.run.run_id, batch=True)
         async for response in stub.WatchRun(watch, timeout=60):
-            if response.event.WhichOneof("kind") == "run_state_changed":
-                state = response.event.run_state_changed.state
+            for event in response.events:
+                if event.WhichOneof("kind") == "run_state_changed":
+                    state = event.run_state_changed.state
     except grpc.aio.AioRpcError as error:
         progress(f"run failed: {error.code().name}: {error.details()}")
         return False

@@ -2,6 +2,7 @@ package iamodules
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ type fakeExecutor struct {
 	tasks      []*executorv1.HumanTask
 	runs       []*executorv1.Run
 	breakAfter int // the first WatchRun stream fails with UNAVAILABLE after this many events
+	batchSize  int // when above 0, WatchRun answers a batching request with this many events a message
+	batched    []bool
 	watches    []int64
 	deadlines  []bool
 	tokens     []string // the authorization metadata of each GetRun
@@ -78,8 +81,18 @@ func (f *fakeExecutor) ListRuns(_ context.Context, r *executorv1.ListRunsRequest
 func (f *fakeExecutor) WatchRun(r *executorv1.WatchRunRequest, stream executorv1.ExecutorService_WatchRunServer) error {
 	f.mu.Lock()
 	f.watches = append(f.watches, r.GetFromSequence())
+	f.batched = append(f.batched, r.GetBatch())
 	first := len(f.watches) == 1
 	f.mu.Unlock()
+	if f.batchSize > 0 && r.GetBatch() {
+		for start := 0; start < len(f.events); start += f.batchSize {
+			group := f.events[start:min(start+f.batchSize, len(f.events))]
+			if err := stream.Send(&executorv1.WatchRunResponse{Events: group}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	sent := 0
 	for _, event := range f.events {
 		if event.GetSequence() <= r.GetFromSequence() {
@@ -248,6 +261,26 @@ func TestWatchRunReconnectsFromTheLastSequenceAfterUnavailable(t *testing.T) {
 	}
 	if len(executor.watches) != 2 || executor.watches[1] != 2 {
 		t.Fatalf("streams opened from %v, want [0 2]", executor.watches)
+	}
+}
+
+func TestWatchRunAsksForBatchesAndYieldsTheirEventsOneByOne(t *testing.T) {
+	executor := &fakeExecutor{batchSize: 2}
+	for i := int64(1); i <= 5; i++ {
+		executor.events = append(executor.events, stateEvent(i, executorv1.RunState_RUN_STATE_RUNNING))
+	}
+	client := serve(t, executor)
+
+	var sequences []int64
+	for event, err := range client.WatchRun(context.Background(), "run-1", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		sequences = append(sequences, event.GetSequence())
+	}
+
+	if fmt.Sprint(sequences) != "[1 2 3 4 5]" || !executor.batched[0] {
+		t.Fatalf("sequences %v (batch requested: %v), want [1 2 3 4 5]", sequences, executor.batched)
 	}
 }
 

@@ -129,7 +129,7 @@ var errStopped = errors.New("the caller stopped ranging")
 func (c *Client) watchOnce(ctx context.Context, runID string, last *int64, failures *int, yield func(*executorv1.RunEvent, error) bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.Executor.WatchRun(ctx, &executorv1.WatchRunRequest{RunId: runID, FromSequence: *last})
+	stream, err := c.Executor.WatchRun(ctx, &executorv1.WatchRunRequest{RunId: runID, FromSequence: *last, Batch: true})
 	if err != nil {
 		return c.wrap(err)
 	}
@@ -141,11 +141,22 @@ func (c *Client) watchOnce(ctx context.Context, runID string, last *int64, failu
 			}
 			return c.wrap(err)
 		}
-		*last, *failures = response.GetEvent().GetSequence(), 0
-		if !yield(response.GetEvent(), nil) {
-			return errStopped
+		for _, event := range responseEvents(response) {
+			*last, *failures = event.GetSequence(), 0
+			if !yield(event, nil) {
+				return errStopped
+			}
 		}
 	}
+}
+
+// responseEvents are the events of a WatchRun response: several when batched,
+// else the one (a server that predates batching always sends one).
+func responseEvents(response *executorv1.WatchRunResponse) []*executorv1.RunEvent {
+	if events := response.GetEvents(); len(events) > 0 {
+		return events
+	}
+	return []*executorv1.RunEvent{response.GetEvent()}
 }
 
 func reconnectDelay(failures int) time.Duration {

@@ -322,13 +322,15 @@ export class IAClient {
     let failures = 0;
     for (;;) {
       try {
-        for await (const response of this.executor.watchRun({ runId, fromSequence: last }, { signal: options.signal })) {
-          if (response.event === undefined) {
-            continue;
+        const request = { runId, fromSequence: last, batch: true };
+        for await (const response of this.executor.watchRun(request, { signal: options.signal })) {
+          // Batched responses carry `events`; a server that predates batching sends `event`.
+          const events = response.events?.length ? response.events : response.event ? [response.event] : [];
+          for (const event of events) {
+            last = event.sequence;
+            failures = 0;
+            yield event;
           }
-          last = response.event.sequence;
-          failures = 0;
-          yield response.event;
         }
         return;
       } catch (error) {

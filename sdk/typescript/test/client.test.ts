@@ -102,6 +102,25 @@ test("watchRun reopens a broken stream from the last sequence seen", async () =>
   assert.deepEqual(opened, [0n, 2n]);
 });
 
+test("watchRun asks for batches and yields their events one by one", async () => {
+  const requests: { batch: boolean }[] = [];
+  const client = clientOf({
+    async *watchRun(request: { batch: boolean }) {
+      requests.push(request);
+      yield { events: [stateEvent(1, RunState.RUNNING), stateEvent(2, RunState.RUNNING)] };
+      yield { events: [stateEvent(3, RunState.SUCCEEDED)] };
+    },
+  });
+
+  const sequences: number[] = [];
+  for await (const event of client.watchRun("run-1")) {
+    sequences.push(Number(event.sequence));
+  }
+
+  assert.deepEqual(sequences, [1, 2, 3]);
+  assert.equal(requests[0].batch, true);
+});
+
 test("watchRun does not reopen a stream that failed before any event", async () => {
   const client = clientOf({
     async *watchRun() {

@@ -52,6 +52,10 @@ class ExecutorDouble(service_pb2_grpc.ExecutorServiceServicer):
     runs: list[message_pb2.Run] = field(default_factory=list)
     dry_run_response: request_response_pb2.DryRunResponse | None = None
     watch_requests: list[int] = field(default_factory=list)
+    # When above 0, a batching WatchRun gets this many events a response (as an
+    # executor with batching would); else one each, as an older executor sends.
+    batch_size: int = 0
+    watch_batched: list[bool] = field(default_factory=list)
     submitted: list[tuple[str, dict]] = field(default_factory=list)
     list_runs_requests: list[request_response_pb2.ListRunsRequest] = field(default_factory=list)
     endpoint: str = ""
@@ -61,15 +65,25 @@ class ExecutorDouble(service_pb2_grpc.ExecutorServiceServicer):
         with self._lock:
             call = len(self.watch_requests)
             self.watch_requests.append(request.from_sequence)
+            self.watch_batched.append(request.batch)
         limit = self.breaks[call] if call < len(self.breaks) else None
         sent = 0
+        group: list[message_pb2.RunEvent] = []
         for event in self.events:
             if event.sequence <= request.from_sequence:
                 continue
             if limit is not None and sent == limit:
-                context.abort(grpc.StatusCode.UNAVAILABLE, "executor restarting")
-            yield request_response_pb2.WatchRunResponse(event=event)
+                break
+            if self.batch_size and request.batch:
+                group.append(event)
+                if len(group) == self.batch_size:
+                    yield request_response_pb2.WatchRunResponse(events=group)
+                    group = []
+            else:
+                yield request_response_pb2.WatchRunResponse(event=event)
             sent += 1
+        if group:
+            yield request_response_pb2.WatchRunResponse(events=group)
         if limit is not None:
             context.abort(grpc.StatusCode.UNAVAILABLE, "executor restarting")
 

@@ -33,6 +33,17 @@ def test_watch_run_resumes_after_a_broken_stream_from_the_last_sequence(executor
     assert executor.watch_requests == [0, 2, 3]
 
 
+def test_watch_run_asks_for_batches_and_yields_their_events_one_by_one(executor: ExecutorDouble) -> None:
+    executor.events = five_events()
+    executor.batch_size = 2
+    executor.breaks = [3]
+    with Client(executor.endpoint) as client:
+        sequences = [event.sequence for event in client.watch_run(RUN_ID)]
+    assert sequences == [1, 2, 3, 4, 5]
+    # The break came after a partial batch: the stream reopened after its last event.
+    assert executor.watch_requests == [0, 3] and executor.watch_batched == [True, True]
+
+
 def test_watch_run_starts_after_from_sequence(executor: ExecutorDouble) -> None:
     executor.events = five_events()
     with Client(executor.endpoint) as client:
@@ -155,6 +166,14 @@ async def test_async_watch_run_resumes_after_a_broken_stream(executor: ExecutorD
         sequences = [event.sequence async for event in client.watch_run(RUN_ID)]
     assert sequences == [1, 2, 3, 4, 5]
     assert executor.watch_requests == [0, 3]
+
+
+async def test_async_watch_run_yields_batched_events_one_by_one(executor: ExecutorDouble) -> None:
+    executor.events = five_events()
+    executor.batch_size = 3
+    async with AsyncClient(executor.endpoint) as client:
+        sequences = [event.sequence async for event in client.watch_run(RUN_ID)]
+    assert sequences == [1, 2, 3, 4, 5] and executor.watch_batched == [True]
 
 
 async def test_async_watch_run_gives_up_after_the_reconnect_budget(executor: ExecutorDouble) -> None:

@@ -184,6 +184,12 @@ def _dry_run_request(
     return _set_pipeline(request, pipeline)
 
 
+def _response_events(response: executor_requests.WatchRunResponse) -> list[executor_messages.RunEvent]:
+    """The events of a WatchRun response: several when batched, else the one
+    (a server that predates batching always sends one)."""
+    return list(response.events) if response.events else [response.event]
+
+
 def _reconnect_delay(failures: int) -> float:
     return min(0.2 * 2 ** (failures - 1), 2.0)
 
@@ -410,12 +416,15 @@ class Client:
         last = from_sequence
         failures = 0
         while True:
-            stream = self._executor.WatchRun(executor_requests.WatchRunRequest(run_id=run_id, from_sequence=last))
+            stream = self._executor.WatchRun(
+                executor_requests.WatchRunRequest(run_id=run_id, from_sequence=last, batch=True)
+            )
             try:
                 for response in stream:
-                    last = response.event.sequence
-                    failures = 0
-                    yield response.event
+                    for event in _response_events(response):
+                        last = event.sequence
+                        failures = 0
+                        yield event
                 return
             except grpc.RpcError as error:
                 resumable = last > from_sequence and error.code() is grpc.StatusCode.UNAVAILABLE
@@ -669,12 +678,15 @@ class AsyncClient:
         last = from_sequence
         failures = 0
         while True:
-            stream = self._executor.WatchRun(executor_requests.WatchRunRequest(run_id=run_id, from_sequence=last))
+            stream = self._executor.WatchRun(
+                executor_requests.WatchRunRequest(run_id=run_id, from_sequence=last, batch=True)
+            )
             try:
                 async for response in stream:
-                    last = response.event.sequence
-                    failures = 0
-                    yield response.event
+                    for event in _response_events(response):
+                        last = event.sequence
+                        failures = 0
+                        yield event
                 return
             except grpc.RpcError as error:
                 resumable = last > from_sequence and error.code() is grpc.StatusCode.UNAVAILABLE

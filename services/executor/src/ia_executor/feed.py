@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from ia_executor.store import StoredEvent
 
-__all__ = ["EventFeed"]
+__all__ = ["EventFeed", "drain"]
 
 
 class EventFeed:
@@ -39,3 +39,11 @@ class EventFeed:
         for queue in self._queues.get(run_id, ()):
             for event in events:
                 queue.put_nowait(event)
+
+
+def drain(queue: asyncio.Queue[StoredEvent]) -> list[StoredEvent]:
+    """The events already in ``queue``, taken without waiting for more."""
+    events: list[StoredEvent] = []
+    while not queue.empty():
+        events.append(queue.get_nowait())
+    return events

@@ -46,7 +46,7 @@ from ia_executor.errors import (
     TaskNotFound,
     TaskNotOpen,
 )
-from ia_executor.feed import EventFeed
+from ia_executor.feed import EventFeed, drain
 from ia_executor.human_tasks import check_response, may_answer
 from ia_executor.inbox import RunInbox
 from ia_executor.inspection import Inspection
@@ -69,6 +69,20 @@ WATCH_POLL_S = 0.2
 MAX_INPUT_BYTES = 4 * 1024 * 1024
 """The largest run input accepted (serialized size). Bigger data belongs in storage
 the steps read from, passed by reference."""
+
+
+def _fresh(events: list[StoredEvent], last: int) -> tuple[list[StoredEvent], int, bool]:
+    """The events after sequence ``last``, up to the final one; the new last
+    sequence; and whether the final event was among them."""
+    fresh: list[StoredEvent] = []
+    for event in events:
+        if event.sequence <= last:
+            continue
+        fresh.append(event)
+        last = event.sequence
+        if records.is_final_event(event.event):
+            return fresh, last, True
+    return fresh, last, False
 
 
 def _megabytes(size: int) -> str:
@@ -417,8 +431,15 @@ class Runs:
             next_token = self._tokens.encode([rows[-1].create_time, rows[-1].run_id], query=query)
         return rows, next_token
 
-    async def watch(self, run_id: str, from_sequence: int) -> AsyncIterator[StoredEvent]:
-        """The run's events after ``from_sequence``, then live ones until the run ends."""
+    async def watch(self, run_id: str, from_sequence: int) -> AsyncIterator[list[StoredEvent]]:
+        """The run's events after ``from_sequence``, then live ones until the run ends.
+
+        Yields them in groups, never empty, in sequence order: each group holds
+        every event available when it was made (the stored history with what the
+        feed queued meanwhile, then what arrived by each wake-up), so a watcher
+        can send them together without waiting for more. The last group ends with
+        the final event.
+        """
         await self.get(run_id)  # another tenant's run is not found
         queue = self.feed.subscribe(run_id)
         try:
@@ -426,36 +447,32 @@ class Runs:
             if found is None:
                 raise RunNotFound(run_id)
             state, last_sequence, history = found
-            last = from_sequence
-            for event in history:
-                yield event
-                last = event.sequence
-                if records.is_final_event(event.event):
-                    return
-            if state in records.FINAL_RUN_STATES and (not history or last >= last_sequence):
+            fresh, last, ended = _fresh([*history, *drain(queue)], from_sequence)
+            if fresh:
+                yield fresh
+            if ended or (state in records.FINAL_RUN_STATES and (not history or last >= last_sequence)):
                 return
             while True:
-                for event in await self._next_events(queue, run_id, last):
-                    if event.sequence <= last:
-                        continue
-                    yield event
-                    last = event.sequence
-                    if records.is_final_event(event.event):
-                        return
+                fresh, last, ended = _fresh(await self._next_events(queue, run_id, last), last)
+                if fresh:
+                    yield fresh
+                if ended:
+                    return
         finally:
             self.feed.unsubscribe(run_id, queue)
 
     async def _next_events(self, queue: asyncio.Queue[StoredEvent], run_id: str, last: int) -> list[StoredEvent]:
-        """The run's next live events. With replicas, when none is published here
-        for a while, the ones stored after ``last`` (another replica may be
-        executing the run); possibly none yet."""
+        """The run's next live events: the first one waited for, and those queued
+        behind it. With replicas, when none is published here for a while, the
+        ones stored after ``last`` (another replica may be executing the run);
+        possibly none yet."""
         if self._ownership is None:
-            return [await queue.get()]
+            return [await queue.get(), *drain(queue)]
         # A run executed here publishes its events; it is read from the store only
         # now and then, in case another replica took it over meanwhile.
         wait_s = self._ownership.beat_s if run_id in self._active else WATCH_POLL_S
         try:
-            return [await asyncio.wait_for(queue.get(), wait_s)]
+            return [await asyncio.wait_for(queue.get(), wait_s), *drain(queue)]
         except TimeoutError:
             found = await asyncio.to_thread(self._store.events_after, run_id, last)
             return found[2] if found else []

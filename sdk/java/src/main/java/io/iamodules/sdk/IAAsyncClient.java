@@ -167,7 +167,7 @@ public final class IAAsyncClient {
    */
   public CompletableFuture<Void> watchRun(String runId, long fromSequence, Consumer<RunEvent> onEvent) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    WatchRunRequest request = WatchRunRequest.newBuilder().setRunId(runId).setFromSequence(fromSequence).build();
+    WatchRunRequest request = WatchRunRequest.newBuilder().setRunId(runId).setFromSequence(fromSequence).setBatch(true).build();
     ExecutorServiceGrpc.newStub(endpoint.calls)
         .watchRun(
             request,
@@ -183,8 +183,11 @@ public final class IAAsyncClient {
 
               @Override
               public void onNext(WatchRunResponse response) {
-                if (!done.isDone()) {
-                  onEvent.accept(response.getEvent());
+                for (RunEvent event : RunEvents.events(response)) {
+                  if (done.isDone()) {
+                    break;
+                  }
+                  onEvent.accept(event);
                 }
               }
 

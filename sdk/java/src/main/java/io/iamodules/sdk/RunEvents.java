@@ -7,7 +7,9 @@ import ia.executor.v1.RequestResponse.WatchRunResponse;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.ArrayDeque;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NoSuchElementException;
 
 /**
@@ -25,6 +27,8 @@ public final class RunEvents implements Iterator<RunEvent>, Iterable<RunEvent>, 
   private int failures;
   private Context.CancellableContext context;
   private Iterator<WatchRunResponse> stream;
+  // The rest of the last batched response, handed out one by one.
+  private final ArrayDeque<RunEvent> pending = new ArrayDeque<>();
   private RunEvent next;
   private boolean ended;
 
@@ -43,14 +47,18 @@ public final class RunEvents implements Iterator<RunEvent>, Iterable<RunEvent>, 
   @Override
   public boolean hasNext() {
     while (next == null && !ended) {
+      if (!pending.isEmpty()) {
+        next = pending.poll();
+        last = next.getSequence();
+        failures = 0;
+        break;
+      }
       if (stream == null) {
         open();
       }
       try {
         if (stream.hasNext()) {
-          next = stream.next().getEvent();
-          last = next.getSequence();
-          failures = 0;
+          pending.addAll(events(stream.next()));
         } else {
           close();
         }
@@ -88,6 +96,7 @@ public final class RunEvents implements Iterator<RunEvent>, Iterable<RunEvent>, 
   @Override
   public void close() {
     ended = true;
+    pending.clear();
     stream = null;
     if (context != null) {
       context.cancel(null);
@@ -97,13 +106,21 @@ public final class RunEvents implements Iterator<RunEvent>, Iterable<RunEvent>, 
 
   private void open() {
     context = Context.current().withCancellation();
-    WatchRunRequest request = WatchRunRequest.newBuilder().setRunId(runId).setFromSequence(last).build();
+    WatchRunRequest request = WatchRunRequest.newBuilder().setRunId(runId).setFromSequence(last).setBatch(true).build();
     Context previous = context.attach();
     try {
       stream = ExecutorServiceGrpc.newBlockingStub(endpoint.calls).watchRun(request);
     } finally {
       context.detach(previous);
     }
+  }
+
+  /**
+   * The events of a WatchRun response: several when batched, else the one (a
+   * server that predates batching always sends one).
+   */
+  static List<RunEvent> events(WatchRunResponse response) {
+    return response.getEventsCount() > 0 ? response.getEventsList() : List.of(response.getEvent());
   }
 
   private static void pause(long millis) {

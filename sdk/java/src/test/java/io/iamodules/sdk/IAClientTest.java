@@ -60,6 +60,9 @@ class IAClientTest {
     List<HumanTask> tasks = List.of();
     List<String> runIds = List.of();
     int breakAfter;
+    // When above 0, a batching watch gets this many events a message.
+    int batchSize;
+    final List<Boolean> batched = new ArrayList<>();
 
     @Override
     public void getRun(GetRunRequest request, StreamObserver<GetRunResponse> response) {
@@ -130,7 +133,16 @@ class IAClientTest {
       boolean first;
       synchronized (watches) {
         watches.add(request.getFromSequence());
+        batched.add(request.getBatch());
         first = watches.size() == 1;
+      }
+      if (batchSize > 0 && request.getBatch()) {
+        for (int start = 0; start < events.size(); start += batchSize) {
+          List<RunEvent> group = events.subList(start, Math.min(start + batchSize, events.size()));
+          response.onNext(WatchRunResponse.newBuilder().addAllEvents(group).build());
+        }
+        response.onCompleted();
+        return;
       }
       int sent = 0;
       for (RunEvent event : events) {
@@ -249,6 +261,23 @@ class IAClientTest {
 
     assertEquals(List.of(1L, 2L, 3L, 4L), sequences);
     assertEquals(List.of(0L, 2L), executor.watches);
+  }
+
+  @Test
+  void watchRunAsksForBatchesAndYieldsTheirEventsOneByOne() throws IOException {
+    for (long sequence = 1; sequence <= 5; sequence++) {
+      executor.events.add(stateEvent(sequence, RunState.RUN_STATE_RUNNING));
+    }
+    executor.batchSize = 2;
+
+    List<Long> sequences = new ArrayList<>();
+    try (RunEvents events = start().watchRun("run-1", 0)) {
+      events.forEachRemaining(event -> sequences.add(event.getSequence()));
+      assertEquals(5L, events.lastSequence());
+    }
+
+    assertEquals(List.of(1L, 2L, 3L, 4L, 5L), sequences);
+    assertEquals(List.of(true), executor.batched);
   }
 
   @Test
