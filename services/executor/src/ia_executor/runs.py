@@ -440,10 +440,10 @@ class Runs:
         can send them together without waiting for more. The last group ends with
         the final event.
         """
-        await self.get(run_id)  # another tenant's run is not found
         queue = self.feed.subscribe(run_id)
         try:
-            found = await asyncio.to_thread(self._store.events_after, run_id, from_sequence)
+            # The tenant check rides on the history read: another tenant's run is not found.
+            found = await asyncio.to_thread(self._store.events_after, run_id, from_sequence, current_tenant())
             if found is None:
                 raise RunNotFound(run_id)
             state, last_sequence, history = found

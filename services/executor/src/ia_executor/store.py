@@ -190,7 +190,9 @@ _select_signals = (
 # A run's state with its events after a sequence number, in one statement: one row
 # per event, or one row with no event (NULLs) when there are none.
 _select_events_after = (
-    sa.select(runs.c.state, runs.c.last_sequence, run_events.c.sequence, run_events.c.time, run_events.c.event)
+    sa.select(
+        runs.c.state, runs.c.last_sequence, runs.c.tenant, run_events.c.sequence, run_events.c.time, run_events.c.event
+    )
     .select_from(
         runs.outerjoin(
             run_events,
@@ -609,13 +611,15 @@ class RunStore:
                 return None
             return definition, list(connection.execute(_select_signals, {"run_id": run_id}).scalars())
 
-    def events_after(self, run_id: str, sequence: int) -> tuple[str, int, list[StoredEvent]] | None:
+    def events_after(
+        self, run_id: str, sequence: int, tenant: str | None = None
+    ) -> tuple[str, int, list[StoredEvent]] | None:
         """The run's state, its last sequence number and its events with a sequence
         number above ``sequence`` (in order), read in one statement; None if there
-        is no run."""
+        is no run, or when ``tenant`` is given, if the run belongs to another tenant."""
         with self._database.read() as connection:
             rows = connection.execute(_select_events_after, {"run_id": run_id, "after": sequence}).all()
-        if not rows:
+        if not rows or (tenant is not None and rows[0].tenant != tenant):
             return None
         events = [StoredEvent(run_id, row.sequence, row.time, row.event) for row in rows if row.sequence is not None]
         return rows[0].state, rows[0].last_sequence, events
