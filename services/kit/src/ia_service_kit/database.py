@@ -12,6 +12,7 @@ revision file per change for every service, and a second import path at start.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -53,6 +54,8 @@ service_settings = sa.Table(
 )
 
 _WRITE_OPTION = "ia_write_transaction"
+# asyncio's default executor has up to min(32, cores + 4) threads.
+_SQLITE_POOL_SIZE = min(32, (os.cpu_count() or 1) + 4) + 4
 _MIGRATION_LOCK = 0x1A_0D_0001  # the PostgreSQL advisory lock key held while migrating
 
 # PostgreSQL URLs as users write them (`postgresql://`, `postgres://`) name no
@@ -97,9 +100,14 @@ class Database:
         self.service = service
         parsed = driver_url(url)
         is_sqlite = parsed.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {"pool_pre_ping": not is_sqlite}
         if is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(parsed, pool_pre_ping=not is_sqlite)
+            # Enough pooled connections for every worker thread of asyncio.to_thread
+            # (and a few more): beyond the pool, each transaction would open a new
+            # connection and run the PRAGMAs below again.
+            options["pool_size"] = _SQLITE_POOL_SIZE
+        self.engine: Engine = sa.create_engine(parsed, **options)
         self._safe_url = parsed.render_as_string(hide_password=True)
         if is_sqlite:
             self._configure_sqlite(busy_timeout_ms)
