@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from ia_executor.store import MIGRATIONS, Commit, RunRow, RunStore, StoredEvent
 from ia_service_kit.database import Database
+from ia_service_kit.identity import DEFAULT_TENANT
 
 
 @pytest.fixture
@@ -132,3 +133,14 @@ async def test_a_write_after_close_fails_instead_of_waiting(store: RunStore) -> 
     row, first = new_run("run-0")
     with pytest.raises(RuntimeError):
         await store.create_run(row, {}, first)
+
+
+async def test_events_after_finds_a_run_only_for_its_tenant(store: RunStore) -> None:
+    row, first = new_run("run-0")
+    await store.create_run(row, {"name": "test"}, first)
+
+    found = await asyncio.to_thread(store.events_after, "run-0", 0, DEFAULT_TENANT)
+    assert found is not None and [e.sequence for e in found[2]] == [1]
+    assert await asyncio.to_thread(store.events_after, "run-0", 0, "other-tenant") is None
+    # Without a tenant (a replica's own follow-up reads) any run is found.
+    assert await asyncio.to_thread(store.events_after, "run-0", 0) is not None
