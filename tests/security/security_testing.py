@@ -9,10 +9,7 @@ from typing import Any
 
 import grpc
 import jwt
-import pytest
 from google.protobuf import json_format
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from ia.executor.v1 import request_response_pb2 as executor_rr
 from ia.executor.v1 import service_pb2_grpc as executor_grpc
 from ia.pipeline.v1 import pipeline_pb2
@@ -25,6 +22,7 @@ from ia_service_kit.keys import ApiKeys
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
+from refusals import Refusal, refused  # noqa: F401 (the suite's tests import them from here)
 
 JWT_SECRET = "a-test-only-hs256-secret-of-enough-length"
 
@@ -88,36 +86,6 @@ class Deployment:
     def as_service(self, tenant: str) -> Caller:
         """Another service of the deployment, acting for `tenant`."""
         return self.caller(self.service_token, ("x-ia-tenant", tenant))
-
-
-@dataclass
-class Refusal:
-    """What a failed call carried."""
-
-    code: grpc.StatusCode
-    message: str
-    reason: str
-    metadata: dict[str, str]
-
-
-async def refused(call: Any) -> Refusal:
-    """Awaits a call (or drains a stream) that must fail; returns its status and ErrorInfo."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        if hasattr(call, "__aiter__"):
-            async for _ in call:
-                pass
-        else:
-            await call
-    error = caught.value
-    status = rpc_status.from_call(error)
-    assert status is not None, f"no status details on {error.code()}: {error.details()}"
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            assert info.domain == "ia-modules"
-            return Refusal(error.code(), error.details() or "", info.reason, dict(info.metadata))
-    raise AssertionError(f"no ErrorInfo on {error.code()}: {error.details()}")
 
 
 def definition(name: str, *, assignees: list[str] | None = None) -> pipeline_pb2.Pipeline:

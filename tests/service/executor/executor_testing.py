@@ -6,17 +6,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-import pytest
 from google.protobuf import json_format
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from ia.executor.v1 import message_pb2
 from ia.executor.v1 import request_response_pb2 as rr
 from ia.pipeline.v1 import pipeline_pb2
 from ia_executor.work import StepError
 from ia_modules.engine import ExecuteStep
 from ia_modules.engine.values import from_struct, to_struct
+from refusals import Refusal, refused  # noqa: F401 (the suite's tests import them from here)
 
 
 def pipeline(steps: list[dict[str, Any]], edges: list[tuple] = (), **fields: Any) -> pipeline_pb2.Pipeline:
@@ -84,41 +81,6 @@ def step_event(step_id: str, step_state: str):
         )
 
     return predicate
-
-
-@dataclass
-class Refusal:
-    """What a failed call carried."""
-
-    code: grpc.StatusCode
-    message: str
-    reason: str
-    metadata: dict[str, str]
-    violations: list[tuple[str, str]]  # (field, description)
-
-
-async def refused(call: Any) -> Refusal:
-    """Awaits a call (or drains a stream) that must fail; returns what it carried."""
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        if hasattr(call, "__aiter__"):
-            async for _ in call:
-                pass
-        else:
-            await call
-    error = caught.value
-    status = rpc_status.from_call(error)
-    assert status is not None, f"no status details on {error.code()}: {error.details()}"
-    info, violations = None, []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = [(v.field, v.description) for v in bad.field_violations]
-    assert info is not None and info.domain == "ia-modules"
-    return Refusal(error.code(), error.details() or "", info.reason, dict(info.metadata), violations)
 
 
 @dataclass
