@@ -91,6 +91,13 @@ async function scenario(name, body) {
   }
 }
 
+// A click returns before React paints what it caused: wait for the error the check is about,
+// then read every error shown (a missing one times out; an extra one fails the assertion).
+async function renderedErrors(scope, awaited) {
+  await scope.locator(".field-error", { hasText: awaited }).first().waitFor();
+  return scope.locator(".field-error").allInnerTexts();
+}
+
 // 1. Create a pipeline in the JSON editor, with live findings first; see it in the list.
 const created = `${prefix}-steps`;
 await scenario("create", async () => {
@@ -155,7 +162,7 @@ await scenario("run_live", async () => {
   await go(`/start/${created}`);
   await page.locator("#param-who").fill("");
   await page.getByRole("button", { name: "Start run" }).click();
-  const refused = await page.locator(".field-error").allInnerTexts();
+  const refused = await renderedErrors(page, "who is required");
   await page.locator("#param-who").fill("Playwright");
   await page.locator("#param-pause").fill("0.6");
   await shoot("start-run");
@@ -194,11 +201,11 @@ await scenario("human", async () => {
   const task = page.locator("article.task").first();
   await task.waitFor();
   await task.getByRole("button", { name: "Submit" }).click();
-  const missing = await task.locator(".field-error").allInnerTexts();
+  const missing = await renderedErrors(task, "Amount approved is required");
   await task.getByLabel("Yes").check();
   await task.getByLabel("Amount approved").fill("abc");
   await task.getByRole("button", { name: "Submit" }).click();
-  const invalid = await task.locator(".field-error").allInnerTexts();
+  const invalid = await renderedErrors(task, "must be a number");
   const stillOpen = (await page.locator("[data-testid=submitted]").count()) === 0;
   await shoot("human-task");
   await task.getByLabel("Amount approved").fill("90");
@@ -390,7 +397,7 @@ await scenario("conditions", async () => {
   await editor.getByLabel("Condition plugin").check();
   await editor.getByLabel("Plugin", { exact: true }).selectOption("time_window");
   await editor.getByRole("button", { name: "Apply condition" }).click();
-  const pluginErrors = await editor.locator(".field-error").allInnerTexts();
+  const pluginErrors = await renderedErrors(editor, "end is required");
   await editor.getByLabel("start").fill("00:00");
   await editor.getByLabel("end").fill("23:59");
   await shoot("editor-condition");
