@@ -179,3 +179,32 @@ def test_replicas_opening_one_postgresql_database_together_migrate_it_once(postg
     assert opened[0].dialect == "postgresql"
     for db in opened:
         db.close()
+
+
+documents = sa.Table(
+    "documents",
+    sa.MetaData(),
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("body", sa.JSON, nullable=False),
+)
+
+
+def test_json_columns_keep_what_the_fast_encoder_refuses_and_read_older_rows(tmp_path: Path) -> None:
+    db = open_db(tmp_path, [(1, lambda connection: documents.create(connection))])
+    values = {
+        "plain": {"n": 1, "list": [1.5, "x", None, True]},
+        # Beyond 64 bits and a non-string key: orjson refuses both, the standard library stores them.
+        "big": {"n": 2**70},
+        "int_keys": {1: "one"},
+    }
+    with db.write() as connection:
+        connection.execute(documents.insert(), [{"name": k, "body": v} for k, v in values.items()])
+        # A row as the standard library wrote it before: NaN is not JSON, orjson will not read it.
+        connection.exec_driver_sql("INSERT INTO documents (name, body) VALUES ('old', '{\"x\": NaN}')")
+    with db.read() as connection:
+        stored = dict(connection.execute(sa.select(documents.c.name, documents.c.body)).all())
+    assert stored["plain"] == values["plain"]
+    assert stored["big"] == {"n": 2**70}
+    assert stored["int_keys"] == {"1": "one"}
+    assert stored["old"]["x"] != stored["old"]["x"]  # NaN, read back as NaN
+    db.close()

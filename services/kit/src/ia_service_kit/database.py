@@ -12,6 +12,7 @@ revision file per change for every service, and a second import path at start.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -52,6 +54,27 @@ service_settings = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+
+
+def dump_json(value: Any) -> str:
+    """JSON text of a JSON column value: orjson, several times faster than the standard
+    library on the executor's event rows; the standard library for what orjson refuses
+    (integers beyond 64 bits, keys that are not strings), so nothing storable before is refused now."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def load_json(text: str | bytes) -> Any:
+    """The value of a JSON column's text; rows written as NaN or Infinity (which the
+    standard library wrote and orjson does not read) go through the standard library."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
 
 _WRITE_OPTION = "ia_write_transaction"
 # asyncio's default executor has up to min(32, cores + 4) threads.
@@ -100,7 +123,11 @@ class Database:
         self.service = service
         parsed = driver_url(url)
         is_sqlite = parsed.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"pool_pre_ping": not is_sqlite}
+        options: dict[str, Any] = {
+            "pool_pre_ping": not is_sqlite,
+            "json_serializer": dump_json,
+            "json_deserializer": load_json,
+        }
         if is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # Enough pooled connections for every worker thread of asyncio.to_thread
