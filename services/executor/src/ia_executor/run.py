@@ -49,6 +49,7 @@ from ia_service_kit.logging import get_logger
 from ia_executor import records
 from ia_executor.errors import InvalidInput, RunNotPaused
 from ia_executor.feed import EventFeed
+from ia_executor.recent import KEPT_EVENTS
 from ia_executor.run_limits import EventBudget, oversized, step_io_error
 from ia_executor.store import RUN_FIELDS, Commit, RunRow, RunStore, RunView, StoredEvent
 from ia_executor.telemetry import run_telemetry
@@ -114,11 +115,19 @@ class ActiveRun:
         self._stopped = False
         self._limits = limits
         self._events = EventBudget(limits, kept=row.last_sequence)
+        # Every event of the run, while this process committed them all and none was
+        # folded (see recent.py); None otherwise (a resumed run, say).
+        self._history: list[StoredEvent] | None = [] if row.last_sequence == 0 else None
 
     @property
     def ended(self) -> bool:
         """True once the run is in a final state."""
         return self.scheduler.state.is_final
+
+    @property
+    def history(self) -> list[StoredEvent] | None:
+        """Every event of the run in order, when this process holds them all; else None."""
+        return self._history
 
     def view(self) -> RunView:
         """The run and its step runs as last committed (what the store holds)."""
@@ -289,6 +298,10 @@ class ActiveRun:
         for step in (*commit.new_steps, *commit.changed_steps):
             self._steps[(step["step_id"], step["iteration"])] = step
         self._events.added(len(commit.events))
+        if self._history is not None:
+            self._history.extend(commit.events)
+            if len(self._history) > KEPT_EVENTS:
+                self._history = None
 
     async def _keep_events_bounded(self) -> None:
         """Folds the oldest events into a summary once the run keeps too many
@@ -297,6 +310,7 @@ class ActiveRun:
         through = self._events.fold_through(self._sequence)
         if through is None:
             return
+        self._history = None
         try:
             await self._store.fold_events(self.run_id, through, self._events.summary(through))
         except Exception as error:  # the events stay; the next fold takes them too

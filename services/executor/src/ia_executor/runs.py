@@ -50,6 +50,7 @@ from ia_executor.feed import EventFeed, drain
 from ia_executor.human_tasks import check_response, may_answer
 from ia_executor.inbox import RunInbox
 from ia_executor.inspection import Inspection
+from ia_executor.recent import RecentRuns
 from ia_executor.leases import Claim, RunOwnership
 from ia_executor.run import ActiveRun
 from ia_executor.run_quota import RunQuota
@@ -114,6 +115,7 @@ class Runs:
         self._clock = clock
         self.feed = EventFeed()
         self._active: dict[str, ActiveRun] = {}
+        self._recent = RecentRuns()
         self._background: set[asyncio.Future[None]] = set()
         self._ownership = (
             None
@@ -286,6 +288,8 @@ class Runs:
 
     async def _ended(self, active: ActiveRun) -> None:
         self._active.pop(active.run_id, None)
+        if active.history is not None:
+            self._recent.add(active.run_id, active.row.tenant, active.history)
         self._store.disown(active.run_id)
         self._quota.release(active.run_id)
         log.info("run ended", run_id=active.run_id, state=active.scheduler.state.value)
@@ -440,6 +444,12 @@ class Runs:
         can send them together without waiting for more. The last group ends with
         the final event.
         """
+        kept = self._recent.events(run_id, current_tenant())
+        if kept is not None:
+            fresh, _, _ = _fresh(kept, from_sequence)
+            if fresh:
+                yield fresh
+            return
         queue = self.feed.subscribe(run_id)
         try:
             # The tenant check rides on the history read: another tenant's run is not found.
