@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from ia_service_kit.database import Database, Migration
+from ia_service_kit.database import Database, Migration, dump_json
 from ia_service_kit.identity import DEFAULT_TENANT
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -355,16 +355,47 @@ class _Write:
     done: asyncio.Future[RunRow | None]
 
 
+class _RowsStatement:
+    """A multi-row statement of the batch writes, compiled once per dialect and set of
+    columns, then sent with `exec_driver_sql`.
+
+    SQLAlchemy's per-row parameter processing cost more than SQLite's own work on
+    these rows (a 10-step run writes about 35). What it would do for these columns is
+    done here: JSON columns through the kit's JSON serializer (None as JSON `null`,
+    as the JSON type stores it); the compiled SQL keeps the dialect's casts.
+    """
+
+    def __init__(self, statement: sa.Insert | sa.Update) -> None:
+        self._statement = statement
+        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...], frozenset[str]]] = {}
+
+    def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        dialect = connection.dialect
+        keys = tuple(rows[0])
+        compiled = self._compiled.get((dialect.name, keys))
+        if compiled is None:
+            statement = self._statement.compile(dialect=dialect, column_keys=list(keys))
+            names = tuple(statement.positiontup or ()) if dialect.positional else tuple(statement.binds)
+            json_names = frozenset(name for name in names if isinstance(statement.binds[name].type, sa.JSON))
+            compiled = self._compiled[(dialect.name, keys)] = (statement.string, names, json_names)
+        sql, names, json_names = compiled
+        values = [[dump_json(row[name]) if name in json_names else row[name] for name in names] for row in rows]
+        if dialect.positional:
+            connection.exec_driver_sql(sql, [tuple(row) for row in values])
+        else:
+            connection.exec_driver_sql(sql, [dict(zip(names, row, strict=True)) for row in values])
+
+
 # What a batch of writes gathers for each multi-row statement, in the order they run
 # (runs before the rows that refer to them).
 _BATCH_STATEMENTS = (
-    ("new_runs", _insert_run),
-    ("signals", _insert_signal),
-    ("events", _insert_event),
-    ("new_steps", _insert_step),
-    ("changed_steps", _update_step),
-    ("new_tasks", _insert_task),
-    ("run_updates", _update_run),
+    ("new_runs", _RowsStatement(_insert_run)),
+    ("signals", _RowsStatement(_insert_signal)),
+    ("events", _RowsStatement(_insert_event)),
+    ("new_steps", _RowsStatement(_insert_step)),
+    ("changed_steps", _RowsStatement(_update_step)),
+    ("new_tasks", _RowsStatement(_insert_task)),
+    ("run_updates", _RowsStatement(_update_run)),
 )
 
 
@@ -537,7 +568,7 @@ class RunStore:
             task_updates.extend({"where_key": key, **values} for key, values in commit.task_updates)
         for name, statement in _BATCH_STATEMENTS:
             if rows[name]:
-                connection.execute(statement, rows[name])
+                statement.execute(connection, rows[name])
         for values in task_updates:
             connection.execute(_update_task, values)
         return outcomes
