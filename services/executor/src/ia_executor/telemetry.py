@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ia_modules.engine import (
@@ -43,6 +44,7 @@ from ia_modules.engine import (
 )
 from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
 from ia_service_kit.identity import DEFAULT_TENANT, current_tenant
+from ia_service_kit.spans import start_span
 from ia_service_kit.telemetry import (
     PIPELINE_EXECUTION_DURATION,
     PIPELINE_HUMAN_TASKS_WAITING,
@@ -57,7 +59,8 @@ from ia_service_kit.telemetry import (
 
 __all__ = ["RunTelemetry", "run_telemetry"]
 
-_tracer = trace.get_tracer("ia_executor")
+# Spans made with the kit's lean spans: a run records one per step attempt (see ia_service_kit.spans).
+_SCOPE = InstrumentationScope("ia_executor")
 _CONDITION_ERRORS = frozenset({ErrorKind.CEL_ERROR, ErrorKind.CONDITION_ERROR})
 # A step attempt is under way in these states; any other state ends it.
 _UNDER_WAY = frozenset({StepState.RUNNING, StepState.WAITING})
@@ -185,8 +188,8 @@ class RunTelemetry:
             attributes["resumed"] = True
         # A resumed run has no caller: it starts a trace of its own.
         parent = trace.set_span_in_context(trace.INVALID_SPAN) if resumed else None
-        self._run_span = _tracer.start_span(
-            f"run {self.pipeline}", context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=now_ns
+        self._run_span = start_span(
+            f"run {self.pipeline}", _SCOPE, context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=now_ns
         )
         self._run_start = now
 
@@ -228,8 +231,9 @@ class RunTelemetry:
 
     def _step_span(self, step_id: str, iteration: int, attempt: int, start_ns: int) -> Span:
         parent = trace.set_span_in_context(self._run_span) if self._run_span is not None else None
-        return _tracer.start_span(
+        return start_span(
             f"step {step_id}",
+            _SCOPE,
             context=parent,
             attributes={
                 "ia.kind": "step",
@@ -301,8 +305,9 @@ class RunTelemetry:
         context = trace.set_span_in_context(step_span)
         for edge in evaluated:
             reason = missed.get((edge.source, edge.target))
-            span = _tracer.start_span(
+            span = start_span(
                 f"condition {edge.label}",
+                _SCOPE,
                 context=context,
                 attributes={
                     "ia.kind": "condition",

@@ -45,11 +45,13 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from ia_modules.tls import TLSSettings
 
+from ia_service_kit import spans
 from ia_service_kit.interception import Behavior, WrappedHandlers
 from ia_service_kit.identity import service_authorization
 from ia_service_kit.logging import get_logger
@@ -397,20 +399,22 @@ def configure_tracing(
     if not settings.enabled:
         return None
     # Imported here: they cost a CLI or a service with telemetry off a second of start-up.
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, filters
+
+    from ia_service_kit.otlp import LeanOTLPSpanExporter
 
     if _provider is None:
         _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
         _provider.add_span_processor(_router)
         trace.set_tracer_provider(_provider)
+        spans.install(_provider, _router)
     if exporter is None:
         endpoint = settings.otlp_endpoint
         own_tls = TLSSettings.from_env()
         headers = dict(service_authorization()) or None
         if own_tls is not None and "://" not in endpoint:
             # The project's own telemetry service: dialled with the TLS every service uses.
-            exporter = OTLPSpanExporter(
+            exporter = LeanOTLPSpanExporter(
                 endpoint=endpoint,
                 insecure=False,
                 credentials=own_tls.channel_credentials(),
@@ -418,7 +422,7 @@ def configure_tracing(
                 headers=headers,
             )
         else:
-            exporter = OTLPSpanExporter(
+            exporter = LeanOTLPSpanExporter(
                 endpoint=endpoint,
                 insecure=not endpoint.startswith("https://"),
                 timeout=settings.export_timeout_s,
@@ -467,9 +471,8 @@ def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]
         "rpc.method": method,
         "rpc.service": service,
     }
-    with _client_tracer.start_as_current_span(
-        full_method, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
-    ) as span:
+    span = spans.start_span(full_method, _CLIENT_SCOPE, kind=SpanKind.CLIENT, attributes=attributes)
+    with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         try:
@@ -484,7 +487,7 @@ def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]
             raise
 
 
-_client_tracer = trace.get_tracer("ia_service_kit.telemetry.client")
+_CLIENT_SCOPE = InstrumentationScope("ia_service_kit.telemetry.client")
 
 
 # ----- gRPC server instrumentation ---------------------------------------------------------
@@ -501,6 +504,9 @@ def server_interceptors(settings: TelemetrySettings | None = None) -> list[grpc.
 _UNTRACED_PREFIXES = ("/grpc.health.", "/grpc.reflection.", "/opentelemetry.proto.collector.")
 
 
+_SERVER_SCOPE = InstrumentationScope("ia_service_kit.telemetry")
+
+
 class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
     """A SERVER span per call, child of the caller's `traceparent`, and RPC metrics.
 
@@ -514,7 +520,6 @@ class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self) -> None:
-        self._tracer = trace.get_tracer("ia_service_kit.telemetry")
         self._handlers = WrappedHandlers(self._measured)
 
     async def intercept_service(
@@ -526,37 +531,39 @@ class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
         return None if handler is None else self._handlers.get(handler_call_details.method, handler)
 
     def _measured(self, method: str, rpc_type: str, behavior: Behavior) -> Behavior:
-        call = _Call(method, rpc_type, self._tracer)
+        call = _Call(method, rpc_type)
         return call.wrap_generator(behavior) if inspect.isasyncgenfunction(behavior) else call.wrap(behavior)
 
 
 class _Call:
     """How calls of one method are measured."""
 
-    def __init__(self, full_method: str, rpc_type: str, tracer: trace.Tracer) -> None:
+    def __init__(self, full_method: str, rpc_type: str) -> None:
         service, _, method = full_method.lstrip("/").rpartition("/")
         self.full_method = full_method
         self.rpc_type = rpc_type
         self.labels = (service or "unknown", method, rpc_type)
         self.traced = not full_method.startswith(_UNTRACED_PREFIXES)
         self.attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
-        self._tracer = tracer
+        # The method's metric children, looked up once (labels() costs a lock and a dict per call).
+        self._started = GRPC_SERVER_STARTED.labels(*self.labels)
+        self._seconds = GRPC_SERVER_HANDLING_SECONDS.labels(*self.labels)
 
     @contextlib.contextmanager
     def measured(self, context: grpc.aio.ServicerContext) -> Iterator[None]:
-        GRPC_SERVER_STARTED.labels(*self.labels).inc()
+        self._started.inc()
         started = time.perf_counter()
         span_scope: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if self.traced:
             carrier = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
-            span_scope = self._tracer.start_as_current_span(
+            span = spans.start_span(
                 self.full_method,
+                _SERVER_SCOPE,
                 context=propagate.extract(carrier),
                 kind=SpanKind.SERVER,
-                attributes=self.attributes,
-                record_exception=False,
-                set_status_on_exception=False,
+                attributes=dict(self.attributes),
             )
+            span_scope = trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False)
         failed = True
         with span_scope as span:
             try:
@@ -567,7 +574,7 @@ class _Call:
                 if code is None:
                     code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
                 GRPC_SERVER_HANDLED.labels(*self.labels, code.name).inc()
-                GRPC_SERVER_HANDLING_SECONDS.labels(*self.labels).observe(time.perf_counter() - started)
+                self._seconds.observe(time.perf_counter() - started)
                 if span is not None:
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
                     if code is not grpc.StatusCode.OK:
