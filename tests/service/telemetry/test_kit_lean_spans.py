@@ -31,9 +31,10 @@ def kept():
     provider = TracerProvider(resource=Resource.create({"service.name": "lean-test"}))
     processor = Kept()
     provider.add_span_processor(processor)
+    before = (lean._recorder.provider, lean._recorder.processor)
     lean.install(provider, processor)
     yield provider, processor
-    lean.install(None, None)
+    lean.install(*before)  # the kit's tracing, as other tests in this process configured it
 
 
 def test_a_light_span_is_the_child_of_the_current_span_and_ends_once_as_a_readable_span(kept) -> None:

@@ -407,7 +407,7 @@ def configure_tracing(
         _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
         _provider.add_span_processor(_router)
         trace.set_tracer_provider(_provider)
-        spans.install(_provider, _router)
+    spans.install(_provider, _router)
     if exporter is None:
         endpoint = settings.otlp_endpoint
         own_tls = TLSSettings.from_env()

@@ -203,6 +203,13 @@ def _merge(summary: dict[str, Any] | None, spans: Sequence[SpanRecord]) -> dict[
     return merged
 
 
+_update_trace = (
+    traces_table.update()
+    .where(traces_table.c.trace_id == sa.bindparam("where_trace_id"))
+    .values({column.name: sa.bindparam(column.name) for column in traces_table.columns})
+)
+
+
 class TelemetryStore:
     """Reads and writes the service's tables; every write is one transaction."""
 
@@ -252,13 +259,19 @@ class TelemetryStore:
                 # Where the current root starts is not stored; the trace start bounds it.
                 summary["root_start_ns"] = row["start_ns"]
                 existing[row["trace_id"]] = summary
+        inserts, updates = [], []
         for trace_id, trace_spans in by_trace.items():
             merged = _merge(existing.get(trace_id), trace_spans)
             merged.pop("root_start_ns")
             if trace_id in existing:
-                connection.execute(traces_table.update().where(traces_table.c.trace_id == trace_id).values(**merged))
+                updates.append({"where_trace_id": trace_id, **merged})
             else:
-                connection.execute(traces_table.insert().values(**merged))
+                inserts.append(merged)
+        # One statement for each kind, many rows: an export carries several traces.
+        if inserts:
+            connection.execute(traces_table.insert(), inserts)
+        if updates:
+            connection.execute(_update_trace, updates)
 
     def list_traces(
         self,
