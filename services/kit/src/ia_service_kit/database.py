@@ -57,14 +57,15 @@ service_settings = sa.Table(
 
 
 
-def dump_json(value: Any) -> str:
+def dump_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     """JSON text of a JSON column value: orjson, several times faster than the standard
     library on the executor's event rows; the standard library for what orjson refuses
-    (integers beyond 64 bits, keys that are not strings), so nothing storable before is refused now."""
+    (integers beyond 64 bits, keys that are not strings), so nothing storable before is refused now.
+    ``default`` turns what JSON has no type for into something it has, as in `json.dumps`."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=default).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, default=default)
 
 
 def load_json(text: str | bytes) -> Any:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from ia.telemetry.v1 import message_pb2
-from ia_service_kit.database import Database, Migration
+from ia_service_kit.database import Database, Migration, dump_json
 from ia_service_kit.identity import DEFAULT_TENANT, current_tenant
 from ia_telemetry.points import MetricPoint
 from ia_telemetry.spans import SpanRecord
@@ -484,8 +484,8 @@ def _span_values(span: SpanRecord) -> dict[str, Any]:
         "end_ns": span.end_ns,
         "status": span.status,
         "status_message": span.status_message,
-        "attributes_json": json.dumps(span.attributes, default=str),
-        "events_json": json.dumps(span.events, default=str),
+        "attributes_json": dump_json(span.attributes, default=str),
+        "events_json": dump_json(span.events, default=str),
     }
 
 
