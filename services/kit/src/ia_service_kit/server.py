@@ -16,6 +16,7 @@ import importlib
 import inspect
 import pkgutil
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -262,6 +263,12 @@ def _on_signal(stop_event: asyncio.Event, signum: int) -> None:
     stop_event.set()
 
 
+# How long a thread may keep the interpreter while another waits for it (Python's
+# default: 5 ms). The span exporter and the store's writer are threads: at the
+# default, a reply ready on the event loop could wait 5 ms behind an export batch.
+_SWITCH_INTERVAL_S = 0.0005
+
+
 def run(config: ServiceConfig, wire: Wire, *, tracing: bool = True) -> int:
     """The body of a service's `main()`: logging, tracing, serve until signalled, exit code.
 
@@ -269,6 +276,7 @@ def run(config: ServiceConfig, wire: Wire, *, tracing: bool = True) -> int:
     whose spans would come back to it as more spans).
     """
     configure_logging(config.name)
+    sys.setswitchinterval(_SWITCH_INTERVAL_S)
     tracer = None
     try:
         if tracing:
