@@ -88,15 +88,18 @@ class _Resolved:
 
 
 class _Relay:
-    """Forwards a call's logs and progress to the run, in order, while the call goes on."""
+    """Forwards a call's logs and progress to the run, in order, while the call goes on.
+
+    Its queue and forwarding task start with the first message: most steps send none.
+    """
 
     def __init__(self, report: Report, run_id: str, step_id: str, iteration: int) -> None:
         self._report = report
         self._run_id = run_id
         self._step_id = step_id
         self._iteration = iteration
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._task = asyncio.ensure_future(self._forward())
+        self._queue: asyncio.Queue[dict[str, Any] | None] | None = None
+        self._task: asyncio.Future[None] | None = None
 
     def __call__(self, message: plugin_rr.ExecuteStepResponse) -> None:
         kind = message.WhichOneof("message")
@@ -108,10 +111,13 @@ class _Relay:
             body = records.step_progress_body(self._step_id, self._iteration, progress.fraction, progress.message)
         else:
             return
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.ensure_future(self._forward(self._queue))
         self._queue.put_nowait(body)
 
-    async def _forward(self) -> None:
-        while (body := await self._queue.get()) is not None:
+    async def _forward(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        while (body := await queue.get()) is not None:
             try:
                 await self._report(self._run_id, body)
             except Exception as error:  # a lost log line must not fail the step
@@ -119,6 +125,8 @@ class _Relay:
 
     async def close(self) -> None:
         """Waits until everything received so far is recorded."""
+        if self._queue is None or self._task is None:
+            return
         self._queue.put_nowait(None)
         await self._task
 
