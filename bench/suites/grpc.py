@@ -11,7 +11,12 @@
   two servers take turns of a few seconds each.
 
 The executor runs as a real process (`python -m ia_executor.server --port 0`)
-with its default durable checkpoints: SQLite in a temporary data folder.
+with its default durable checkpoints: SQLite in a temporary data folder, and
+with IA_TELEMETRY=off: the target is about the engine and its checkpoints
+against the network, and what tracing and metrics add is the telemetry suite's
+measure (issue 5). A second executor with telemetry on (its default: spans
+exported to IA_TELEMETRY_ADDRESS, here a telemetry service) runs the same
+10-step runs in the same turns, for reference.
 """
 
 from __future__ import annotations
@@ -37,22 +42,33 @@ TURN_SECONDS = 2.5
 
 
 def run(quick: bool = False) -> dict:
-    if importlib.util.find_spec("ia_executor.server") is None:
-        raise NotMeasurable("executor not available (no ia_executor.server module yet)")
+    for module in ("ia_executor.server", "ia_telemetry.server"):
+        if importlib.util.find_spec(module) is None:
+            raise NotMeasurable(f"{module.split('.')[0]} not available (no {module} module)")
     runs = 60 if quick else 200
     seconds = 3.0 if quick else 10.0
     with tempfile.TemporaryDirectory(prefix="ia-bench-") as data_dir:
         # The executor's default store: SQLite in its data folder, whatever this
         # shell points IA_DATABASE_URL at.
         env = {k: v for k, v in os.environ.items() if k != "IA_DATABASE_URL"}
-        env["IA_DATA_DIR"] = data_dir
         bare_argv = [sys.executable, str(WORKERS / "bare_grpc_server.py"), "--port", "0"]
         executor_argv = [sys.executable, "-m", "ia_executor.server", "--port", "0"]
-        with ServerProcess(bare_argv) as bare, ServerProcess(executor_argv, env=env,
-                                                             cwd=Path(data_dir)) as executor:
-            progress(f"executor on {executor.address}, bare server on {bare.address}")
-            figures, notes = asyncio.run(_measure(bare, executor, runs, seconds))
-            files = sorted(p.name for p in Path(data_dir).rglob("*") if p.is_file())
+        telemetry_argv = [sys.executable, "-m", "ia_telemetry.server", "--port", "0"]
+        folders = {name: Path(data_dir) / name for name in ("executor", "traced", "telemetry")}
+        for folder in folders.values():
+            folder.mkdir()
+        untraced_env = env | {"IA_DATA_DIR": str(folders["executor"]), "IA_TELEMETRY": "off"}
+        with ServerProcess(bare_argv) as bare, \
+                ServerProcess(executor_argv, env=untraced_env, cwd=folders["executor"]) as executor, \
+                ServerProcess(telemetry_argv, env=env | {"IA_DATA_DIR": str(folders["telemetry"]),
+                                                         "IA_TELEMETRY": "off"},
+                              cwd=folders["telemetry"]) as telemetry, \
+                ServerProcess(executor_argv, env=env | {"IA_DATA_DIR": str(folders["traced"]),
+                                                        "IA_TELEMETRY_ADDRESS": telemetry.address},
+                              cwd=folders["traced"]) as traced:
+            progress(f"executor on {executor.address} (traced: {traced.address}), bare server on {bare.address}")
+            figures, notes = asyncio.run(_measure(bare, executor, traced, runs, seconds))
+            files = sorted(p.name for p in folders["executor"].rglob("*") if p.is_file())
     if not any(name.endswith((".db", ".sqlite", ".sqlite3")) for name in files):
         notes.append(
             f"no SQLite file appeared in the executor's data folder ({files or 'empty'}): "
@@ -63,15 +79,17 @@ def run(quick: bool = False) -> dict:
     return {"figures": figures, "notes": notes}
 
 
-async def _measure(bare: ServerProcess, executor: ServerProcess, runs: int,
+async def _measure(bare: ServerProcess, executor: ServerProcess, traced: ServerProcess, runs: int,
                    seconds: float) -> tuple[list[Figure], list[str]]:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from ia.executor.v1 import service_pb2_grpc
 
     async with grpc.aio.insecure_channel(bare.address) as bare_channel, \
-            grpc.aio.insecure_channel(executor.address) as executor_channel:
+            grpc.aio.insecure_channel(executor.address) as executor_channel, \
+            grpc.aio.insecure_channel(traced.address) as traced_channel:
         health = health_pb2_grpc.HealthStub(bare_channel)
         executor_stub = service_pb2_grpc.ExecutorServiceStub(executor_channel)
+        traced_stub = service_pb2_grpc.ExecutorServiceStub(traced_channel)
         check_request = health_pb2.HealthCheckRequest()
 
         async def bare_call() -> bool:
@@ -84,14 +102,17 @@ async def _measure(bare: ServerProcess, executor: ServerProcess, runs: int,
         for _ in range(10):  # warm-up: connections, caches, the first database writes
             await bare_call()
             await whole_run(executor_stub, ten_steps)
-        bare_times, run_times, short_times, failed = [], [], [], 0
+            await whole_run(traced_stub, ten_steps)
+        bare_times, run_times, short_times, traced_times, failed = [], [], [], [], 0
         for _ in range(runs):
             start = time.perf_counter()
             await bare_call()
             bare_times.append(time.perf_counter() - start)
-            for request, times in ((ten_steps, run_times), (one_step, short_times)):
+            for stub, request, times in ((executor_stub, ten_steps, run_times),
+                                         (executor_stub, one_step, short_times),
+                                         (traced_stub, ten_steps, traced_times)):
                 start = time.perf_counter()
-                succeeded = await whole_run(executor_stub, request)
+                succeeded = await whole_run(stub, request)
                 times.append(time.perf_counter() - start)
                 failed += not succeeded
 
@@ -117,6 +138,9 @@ async def _measure(bare: ServerProcess, executor: ServerProcess, runs: int,
                samples=runs),
         Figure("each step after the first (10-step p50 - 1-step p50) / 9", "ms",
                (median(run_times) - median(short_times)) / 9 * ms, samples=runs),
+        Figure("10-step run with telemetry on (spans to a telemetry service), p50", "ms",
+               median(traced_times) * ms, median(bare_times) * ms, "bare unary round trip p50",
+               samples=runs),
         Figure(f"3-step runs per second, {CLIENTS} concurrent clients", "/s",
                run_load.per_second, bare_load.per_second, "bare calls/s",
                samples=run_load.ok),
