@@ -48,3 +48,15 @@ def test_a_kept_history_is_only_for_its_tenant_and_the_oldest_goes_first():
     assert recent.events("a", "acme") is None  # dropped for the newer ones
     assert recent.events("b", "acme") == _history("b")
     assert recent.events("c", "other") is None  # another tenant: the store decides (not found)
+
+
+def test_a_history_over_its_size_is_not_kept_and_the_total_size_is_bounded():
+    big = [StoredEvent("big", 1, 0.0, {"step_state_changed": {"output": {"text": "x" * 2000}}})]
+    recent = RecentRuns(size=10, total_bytes=5000, run_bytes=3000)
+    recent.add("huge", "acme", big * 2)  # over the size of one run
+    assert recent.events("huge", "acme") is None
+    for run_id in ("a", "b", "c"):
+        recent.add(run_id, "acme", big)
+    # Three of about 2 KB do not fit in 5 KB: the oldest went.
+    assert recent.events("a", "acme") is None
+    assert recent.events("b", "acme") == big and recent.events("c", "acme") == big
