@@ -5,7 +5,9 @@ and gRPC instrumentation on both sides: server spans from an interceptor of the
 kit's server, client spans on every `grpc.aio` channel the process opens, so the
 W3C `traceparent` travels with each call. Ended spans go to a bounded queue that
 one thread exports by OTLP/gRPC; when the queue is full the span is dropped and
-counted, so a slow or absent collector never holds up a run.
+counted, so a slow or absent collector never holds up a run. The spans the kit
+and the executor record on every call and step are lean ones (`spans.py`), and
+the export encodes with `otlp.py`: the SDK's own cost more than a step.
 
 Metrics: the names below are the project's metric catalog (DESIGN.md §7), shared
 by every service: the executor records the pipeline metrics, the plugin host the
