@@ -50,8 +50,8 @@ from ia_executor.feed import EventFeed, drain
 from ia_executor.human_tasks import check_response, may_answer
 from ia_executor.inbox import RunInbox
 from ia_executor.inspection import Inspection
-from ia_executor.recent import RecentRuns
 from ia_executor.leases import Claim, RunOwnership
+from ia_executor.recent import RecentRuns
 from ia_executor.run import ActiveRun
 from ia_executor.run_quota import RunQuota
 from ia_executor.store import Lease, RunRow, RunStore, RunView, StoredEvent, TaskRow
