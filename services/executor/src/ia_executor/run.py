@@ -281,13 +281,15 @@ class ActiveRun:
         return decision
 
     async def _committed(self, commit: Commit, decision: Decision) -> None:
-        """What follows a decision once it is stored: watchers, its work, the end."""
+        """What follows a decision once it is stored: its work, watchers, the end."""
         self.telemetry.observe(decision, self.scheduler)
         self._remember(commit)
-        await self._keep_events_bounded()
-        self._feed.publish(self.run_id, commit.events)
+        # The work first: its tasks start before the watchers hear of the events
+        # (see Runs.watch), so a plugin call goes out before their writes.
         for action in decision.actions:
             self._dispatch(action)
+        await self._keep_events_bounded()
+        self._feed.publish(self.run_id, commit.events)
         self._schedule_timer()
         if self.ended:
             self.stop()

@@ -475,14 +475,22 @@ class Runs:
         """The run's next live events: the first one waited for, and those queued
         behind it. With replicas, when none is published here for a while, the
         ones stored after ``last`` (another replica may be executing the run);
-        possibly none yet."""
+        possibly none yet.
+
+        Once the first is there, one turn of the event loop passes before the rest
+        are taken: the work its decision started (a plugin call) goes out first, and
+        events published in the same turn join the group."""
         if self._ownership is None:
-            return [await queue.get(), *drain(queue)]
+            first = await queue.get()
+            await asyncio.sleep(0)
+            return [first, *drain(queue)]
         # A run executed here publishes its events; it is read from the store only
         # now and then, in case another replica took it over meanwhile.
         wait_s = self._ownership.beat_s if run_id in self._active else WATCH_POLL_S
         try:
-            return [await asyncio.wait_for(queue.get(), wait_s), *drain(queue)]
+            first = await asyncio.wait_for(queue.get(), wait_s)
+            await asyncio.sleep(0)
+            return [first, *drain(queue)]
         except TimeoutError:
             found = await asyncio.to_thread(self._store.events_after, run_id, last)
             return found[2] if found else []
