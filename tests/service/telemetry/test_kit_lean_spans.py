@@ -82,6 +82,14 @@ def test_the_providers_sampler_decides_and_an_unsampled_parent_is_followed(kept)
     span = lean.start_span("child", SCOPE, context=trace.set_span_in_context(trace.NonRecordingSpan(unsampled)))
     assert not span.is_recording() and span.get_span_context().trace_id == 0x1234
     span.end()
+    # A sampled parent's trace state travels on, as the SDK's sampler has it.
+    sampled = SpanContext(
+        0x1234, 0x99, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED), trace_state=TraceState([("k", "v")])
+    )
+    child = lean.start_span("child", SCOPE, context=trace.set_span_in_context(trace.NonRecordingSpan(sampled)))
+    assert child.is_recording() and dict(child.get_span_context().trace_state) == {"k": "v"}
+    child.end()
+    processor.spans.clear()
     off = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
     lean.install(off, processor)
     root = lean.start_span("root", SCOPE)

@@ -96,7 +96,11 @@ class RunTelemetry:
         self.pipeline = plan.name
         self._plan = plan
         self._run_span: Span | None = None
+        self._run_context: Any = None  # the context with the run span current: the steps' parent
         self._run_start = 0.0
+        # Metric children of this run's pipeline, looked up once (labels() costs a lock and a dict).
+        self._parallel = PIPELINE_PARALLEL_STEPS.labels(self.pipeline)
+        self._durations: dict[tuple[str, str], Any] = {}
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._tasks: dict[str, tuple[str, int]] = {}
         # The state this run counts under in pipeline_runs_active ("" for none).
@@ -157,11 +161,11 @@ class RunTelemetry:
             self._task_closed(key)
         for attempt in self._attempts.values():
             attempt.span.end()
-            PIPELINE_PARALLEL_STEPS.labels(self.pipeline).dec()
+            self._parallel.dec()
         self._attempts.clear()
         if self._run_span is not None:
             self._run_span.end()
-            self._run_span = None
+            self._run_span = self._run_context = None
         self._move_to("")
 
     # ----- runs ----------------------------------------------------------------------------------
@@ -191,6 +195,7 @@ class RunTelemetry:
         self._run_span = start_span(
             f"run {self.pipeline}", _SCOPE, context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=now_ns
         )
+        self._run_context = trace.set_span_in_context(self._run_span)
         self._run_start = now
 
     def _run_changed(self, event: RunStateChanged, at_ns: int) -> None:
@@ -207,7 +212,7 @@ class RunTelemetry:
         for attempt in self._attempts.values():
             attempt.span.set_attribute("status", "cancelled")
             attempt.span.end(end_time=at_ns)
-            PIPELINE_PARALLEL_STEPS.labels(self.pipeline).dec()
+            self._parallel.dec()
         self._attempts.clear()
         for key in list(self._tasks):
             self._task_closed(key)
@@ -215,7 +220,7 @@ class RunTelemetry:
         if event.error is not None:
             _record_error(self._run_span, event.error)
         self._run_span.end(end_time=at_ns)
-        self._run_span = None
+        self._run_span = self._run_context = None
         PIPELINE_EXECUTION_DURATION.labels(self.pipeline, status).observe(max(event.time - self._run_start, 0.0))
         PIPELINE_RUNS_FINISHED.labels(self.pipeline, status).inc()
 
@@ -227,10 +232,10 @@ class RunTelemetry:
 
     def _open_attempt(self, step_id: str, iteration: int, attempt: int, now: float, now_ns: int) -> None:
         self._attempts[(step_id, iteration)] = _Attempt(self._step_span(step_id, iteration, attempt, now_ns), now)
-        PIPELINE_PARALLEL_STEPS.labels(self.pipeline).inc()
+        self._parallel.inc()
 
     def _step_span(self, step_id: str, iteration: int, attempt: int, start_ns: int) -> Span:
-        parent = trace.set_span_in_context(self._run_span) if self._run_span is not None else None
+        parent = self._run_context
         return start_span(
             f"step {step_id}",
             _SCOPE,
@@ -266,7 +271,7 @@ class RunTelemetry:
             # Failed before it ran (its inputs did not resolve, say): a span of no length.
             attempt = _Attempt(self._step_span(event.step_id, event.iteration, event.attempt, at_ns), event.time)
         else:
-            PIPELINE_PARALLEL_STEPS.labels(self.pipeline).dec()
+            self._parallel.dec()
         status = "failed" if event.state is StepState.RETRYING else event.state.value.lower()
         span = attempt.span
         span.set_attribute("status", status)
@@ -274,9 +279,12 @@ class RunTelemetry:
             _record_error(span, event.error)
             PIPELINE_STEP_ERRORS.labels(self.pipeline, event.step_id, event.error.kind).inc()
         span.end(end_time=at_ns)
-        PIPELINE_STEP_DURATION.labels(self.pipeline, event.step_id, status).observe(
-            max(event.time - attempt.start, 0.0)
-        )
+        duration = self._durations.get((event.step_id, status))
+        if duration is None:
+            duration = self._durations[(event.step_id, status)] = PIPELINE_STEP_DURATION.labels(
+                self.pipeline, event.step_id, status
+            )
+        duration.observe(max(event.time - attempt.start, 0.0))
         for task_key in [k for k, where in self._tasks.items() if where == key]:
             self._task_closed(task_key)
         if event.state is StepState.SUCCEEDED:

@@ -25,6 +25,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes
@@ -34,11 +35,19 @@ __all__ = ["LightSpan", "install", "start_span"]
 _UNSET = Status(StatusCode.UNSET)
 
 
+# The SDK's default sampler (OTEL_TRACES_SAMPLER unset): a span is sampled when its
+# parent is, and a root always. Its decision is taken here without the call.
+_DEFAULT_SAMPLER = ParentBased(ALWAYS_ON).get_description()
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+
+
 class _Recorder:
     """Where light spans come from and go to: set by `install` when tracing is configured."""
 
     provider: TracerProvider | None = None
     processor: SpanProcessor | None = None
+    default_sampler = False
 
 
 _recorder = _Recorder()
@@ -49,6 +58,7 @@ def install(provider: TracerProvider | None, processor: SpanProcessor | None) ->
     (None, None) makes `start_span` return non-recording spans."""
     _recorder.provider = provider
     _recorder.processor = processor
+    _recorder.default_sampler = provider is not None and provider.sampler.get_description() == _DEFAULT_SAMPLER
 
 
 class LightSpan(trace.Span):
@@ -159,13 +169,20 @@ def start_span(
     ids = provider.id_generator
     trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
     attributes = {} if attributes is None else attributes
-    sampling = provider.sampler.should_sample(context, trace_id, name, kind, attributes)
-    flags = TraceFlags(TraceFlags.SAMPLED if sampling.decision.is_sampled() else TraceFlags.DEFAULT)
-    span_context = SpanContext(trace_id, ids.generate_span_id(), False, flags, sampling.trace_state)
-    if not sampling.decision.is_recording():
-        return trace.NonRecordingSpan(span_context)
-    if sampling.attributes:
-        attributes.update(sampling.attributes)
+    if _recorder.default_sampler:
+        sampled = parent.trace_flags.sampled if parent.is_valid else True
+        trace_state = parent.trace_state if parent.is_valid else None
+        span_context = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED if sampled else _NOT_SAMPLED, trace_state)
+        if not sampled:
+            return trace.NonRecordingSpan(span_context)
+    else:
+        sampling = provider.sampler.should_sample(context, trace_id, name, kind, attributes)
+        flags = _SAMPLED if sampling.decision.is_sampled() else _NOT_SAMPLED
+        span_context = SpanContext(trace_id, ids.generate_span_id(), False, flags, sampling.trace_state)
+        if not sampling.decision.is_recording():
+            return trace.NonRecordingSpan(span_context)
+        if sampling.attributes:
+            attributes.update(sampling.attributes)
     return LightSpan(
         name,
         span_context,
