@@ -51,3 +51,21 @@ async def test_calls_run_side_by_side_up_to_the_thread_limit() -> None:
     results = await asyncio.gather(threads.run(both_running.wait), threads.run(both_running.wait))
 
     assert sorted(results) == [0, 1]
+
+
+def test_a_function_that_outlives_its_event_loop_leaves_the_thread_working() -> None:
+    threads = WorkerThreads(max_threads=1)
+    release = threading.Event()
+
+    async def start() -> None:
+        threads.run(release.wait)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(start())
+    loop.close()
+    release.set()
+
+    async def next_call() -> str:
+        return await threads.run(lambda: "next")
+
+    assert asyncio.run(next_call()) == "next"

@@ -57,7 +57,10 @@ class WorkerThreads:
                 outcome = (function(), None)
             except BaseException as error:  # noqa: BLE001 - the caller gets it, as from run_in_executor
                 outcome = (None, error)
-            loop.call_soon_threadsafe(self._deliver, future, *outcome)
+            try:
+                loop.call_soon_threadsafe(self._deliver, future, *outcome)
+            except RuntimeError:  # the loop has closed (the process is stopping): nobody waits
+                pass
             # An idle thread must not keep the last job's output (or traceback) alive.
             del loop, future, function, outcome
 
