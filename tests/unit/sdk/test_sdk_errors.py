@@ -56,6 +56,20 @@ def test_struct_round_trip_keeps_whole_numbers_whole() -> None:
     assert to_dict(to_struct(None)) == {}
 
 
+def test_struct_numbers_past_double_precision_stay_floats_and_a_value_never_set_is_none() -> None:
+    struct = to_struct({"big": 2.0**53, "negative_zero": -0.0, "text": ""})
+    struct.fields["unset"]  # noqa: B018 - reading a map entry adds an empty Value
+
+    assert to_dict(struct) == {"big": 2.0**53, "negative_zero": 0, "text": "", "unset": None}
+    assert isinstance(to_dict(struct)["big"], float)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_a_struct_number_json_cannot_hold_is_refused(number: float) -> None:
+    with pytest.raises(ValueError, match="is not a JSON number"):
+        to_dict(to_struct({"deep": [{"n": number}]}))
+
+
 def test_endpoint_comes_from_the_argument_then_ia_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IA_ENDPOINT", raising=False)
     with Client() as default, Client("example:1") as explicit:

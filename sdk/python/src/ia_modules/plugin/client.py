@@ -191,7 +191,9 @@ class PluginClient:
             stream = self._stub.ExecuteStep(
                 request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready, metadata=metadata
             )
-            async for message in stream:
+            # The result ends the stream (the contract), so after it only the status is
+            # left: waiting for that directly spares a read that would only find the end.
+            while result is None and (message := await stream.read()) is not grpc.aio.EOF:
                 if message is None:  # grpc yields None for a reply it could not parse
                     raise _malformed(plugin, self.target, "a reply that is not an ExecuteStepResponse")
                 if on_message is not None:
@@ -203,6 +205,14 @@ class PluginClient:
                     outcome.progress.append(message.progress)
                 elif kind == "result":
                     result = message.result
+            if result is not None and (code := await stream.code()) is not grpc.StatusCode.OK:
+                raise grpc.aio.AioRpcError(
+                    code,
+                    await stream.initial_metadata(),
+                    await stream.trailing_metadata(),
+                    await stream.details(),
+                    await stream.debug_error_string(),
+                )
         except grpc.RpcError as error:
             raise self._error(error) from None
         if result is None:

@@ -36,6 +36,7 @@ from ia_modules.plugin.authoring import (
 from ia_modules.plugin.context import Emit, PluginContext
 from ia_modules.plugin.protocol import PROTOCOL_VERSION
 from ia_modules.plugin.schema import violations
+from ia_modules.plugin.workers import WorkerThreads
 from ia_modules.status import abort, field_violation
 
 log = logging.getLogger("ia_modules.plugin")
@@ -215,6 +216,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
         self._watch = watch or CallWatch()
         self._on_out_of_memory = on_out_of_memory
         self._in_flight = 0
+        self._threads = WorkerThreads()
 
     def descriptors(self) -> list[message_pb2.PluginDescriptor]:
         """One descriptor per plugin name, with every kind it has."""
@@ -416,7 +418,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
             finally:
                 self._watch.end(token)
 
-        return await asyncio.get_running_loop().run_in_executor(None, in_thread)
+        return await self._threads.run(in_thread)
 
 
 def _invalid_config(plugin: str, problems: list[tuple[str, str]]) -> CallFailure:
