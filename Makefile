@@ -106,7 +106,7 @@ down: ## stop the local stack
 demo: tools proto web ## start the stack and run the example pipelines
 	uv run --frozen python scripts/demo.py
 
-bench: tools proto ## run the benchmarks; results in bench/results/
+bench: tools proto sdks web ## run the benchmarks (the clients and dashboard suites need the built clients and dashboard); results in bench/results/
 	uv run --frozen python bench/run.py
 
 soak: tools proto ## load with faults, 10 minutes of steady load, a full disk (SOAK_SECONDS=600); report in build/soak/
