@@ -235,11 +235,10 @@ class RunTelemetry:
         self._parallel.inc()
 
     def _step_span(self, step_id: str, iteration: int, attempt: int, start_ns: int) -> Span:
-        parent = self._run_context
         return start_span(
             f"step {step_id}",
             _SCOPE,
-            context=parent,
+            context=self._run_context,
             attributes={
                 "ia.kind": "step",
                 "run_id": self.run_id,
