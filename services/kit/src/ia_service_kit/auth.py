@@ -32,7 +32,7 @@ import ipaddress
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ from ia_service_kit.identity import (
     reset_identity,
     set_identity,
 )
-from ia_service_kit.interception import Behavior, WrappedHandlers
+from ia_service_kit.interception import Behavior, WrappingInterceptor
 from ia_service_kit.keys import PREFIX, ApiKeys, InvalidKeyRequest, auth_database_url, check_tenant
 from ia_service_kit.logging import get_logger
 
@@ -282,22 +282,16 @@ def check_access(identity: Identity, method: str) -> None:
     )
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(WrappingInterceptor):
     """Authenticates each call, checks its role, and makes its identity current."""
 
     def __init__(self, authenticator: Authenticator) -> None:
+        super().__init__(self._wrap)
         self._authenticator = authenticator
-        self._handlers = WrappedHandlers(self._wrap)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or required_role(handler_call_details.method) is None:
-            return handler
-        return self._handlers.get(handler_call_details.method, handler)
+    def wraps(self, method: str) -> bool:
+        """Only the methods of the access table: health and reflection stay open."""
+        return required_role(method) is not None
 
     async def _admit(self, method: str, context: grpc.aio.ServicerContext) -> object:
         metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}

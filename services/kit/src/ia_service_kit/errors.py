@@ -19,7 +19,7 @@ server log only.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, NoReturn, cast
 
 import grpc
@@ -28,7 +28,7 @@ from google.rpc import status_pb2
 from ia_modules.definition import Finding, Severity
 from ia_modules.limits import ENV
 from ia_modules.status import DOMAIN, abort, abort_with, error_status, field_violation
-from ia_service_kit.interception import Behavior, WrappedHandlers
+from ia_service_kit.interception import Behavior, WrappingInterceptor
 from ia_service_kit.logging import get_logger
 from ia_service_kit.pagination import PageError
 from ia_service_kit.request_fields import InvalidField
@@ -104,7 +104,7 @@ async def abort_invalid_definition(context: grpc.aio.ServicerContext, findings: 
 
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(WrappingInterceptor):
     """Turns any unexpected exception in a handler into INTERNAL without leaking details.
 
     Aborts (`context.abort`, `abort` above) and cancellations pass through untouched.
@@ -113,15 +113,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, max_request_bytes: int | None = None) -> None:
         """A request over ``max_request_bytes`` is RESOURCE_EXHAUSTED naming
         IA_MAX_MESSAGE_BYTES (the server lets grpc take somewhat more, see server.py)."""
-        self._handlers = WrappedHandlers(_guard, _tolerant(max_request_bytes))
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        return None if handler is None else self._handlers.get(handler_call_details.method, handler)
+        super().__init__(_guard, _tolerant(max_request_bytes))
 
 
 def _guard(method: str, rpc_type: str, behavior: Behavior) -> Behavior:

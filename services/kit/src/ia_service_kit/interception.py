@@ -9,7 +9,7 @@ an unchanged handler is reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -65,3 +65,26 @@ class WrappedHandlers:
         )
         self._wrapped[method] = (handler, wrapped)
         return wrapped
+
+
+class WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that serves each method's handler with its behaviour
+    wrapped by ``wrap`` (and its request deserializer by ``wrap_deserializer``)."""
+
+    def __init__(self, wrap: Wrap, wrap_deserializer: WrapDeserializer | None = None) -> None:
+        self._handlers = WrappedHandlers(wrap, wrap_deserializer)
+
+    def wraps(self, method: str) -> bool:
+        """Whether calls of ``method`` are wrapped (all of them unless a subclass says)."""
+        return True
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not self.wraps(method):
+            return handler
+        return self._handlers.get(method, handler)

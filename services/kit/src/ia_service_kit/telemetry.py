@@ -54,7 +54,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from ia_modules.tls import TLSSettings
 
 from ia_service_kit import spans
-from ia_service_kit.interception import Behavior, WrappedHandlers
+from ia_service_kit.interception import Behavior, WrappingInterceptor
 from ia_service_kit.identity import service_authorization
 from ia_service_kit.logging import get_logger
 
@@ -509,7 +509,7 @@ _UNTRACED_PREFIXES = ("/grpc.health.", "/grpc.reflection.", "/opentelemetry.prot
 _SERVER_SCOPE = InstrumentationScope("ia_service_kit.telemetry")
 
 
-class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
+class GrpcServerTelemetry(WrappingInterceptor):
     """A SERVER span per call, child of the caller's `traceparent`, and RPC metrics.
 
     Spans follow the OpenTelemetry RPC conventions (name `/pkg.Service/Method`,
@@ -522,15 +522,7 @@ class GrpcServerTelemetry(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self) -> None:
-        self._handlers = WrappedHandlers(self._measured)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        return None if handler is None else self._handlers.get(handler_call_details.method, handler)
+        super().__init__(self._measured)
 
     def _measured(self, method: str, rpc_type: str, behavior: Behavior) -> Behavior:
         call = _Call(method, rpc_type)
