@@ -305,9 +305,17 @@ class SpanQueue(SpanProcessor):
             self._drain()
 
     def _drain(self) -> None:
+        """Exports the spans queued now, in batches.
+
+        Spans that end during the export wait for the next round (the delay, or a
+        full batch): draining until the queue is empty would send each few spans
+        of a busy process as they end, an RPC and a collector transaction apiece.
+        """
         with self._export_lock:
-            while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(self._max_batch_size, len(self._queue)))]
+            left = len(self._queue)
+            while left > 0:
+                batch = [self._queue.popleft() for _ in range(min(self._max_batch_size, left))]
+                left -= len(batch)
                 try:
                     result = self._exporter.export(batch)
                 except Exception as error:  # an exporter bug must not end the export thread
