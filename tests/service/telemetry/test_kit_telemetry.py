@@ -291,6 +291,40 @@ def test_a_batch_the_collector_refuses_is_counted_as_dropped() -> None:
     assert dropped("export_failed") - before == 3
 
 
+class BatchRecorder:
+    """An exporter that records each batch; `during` runs inside the first export."""
+
+    def __init__(self, during: Any = None) -> None:
+        self.batches: list[list[str]] = []
+        self.during = during
+
+    def export(self, batch: Any) -> SpanExportResult:
+        self.batches.append([span.name for span in batch])
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_spans_ending_during_an_export_wait_for_the_next_round() -> None:
+    # Sending them straight away would make a busy process export a few spans at a time.
+    first, second, late = ended_spans(3)
+    exporter = BatchRecorder()
+    queue = SpanQueue(exporter, max_queue_size=10, delay_s=60)
+    exporter.during = lambda: queue.on_end(late)
+    queue.on_end(first)
+    queue.on_end(second)
+
+    queue.force_flush()
+    assert exporter.batches == [["s0", "s1"]]
+
+    queue.shutdown()
+    assert exporter.batches == [["s0", "s1"], ["s2"]]
+
+
 # ----- /metrics -------------------------------------------------------------------------------
 
 
