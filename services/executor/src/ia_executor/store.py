@@ -357,12 +357,14 @@ class _Write:
 
 class _RowsStatement:
     """A multi-row statement of the batch writes, compiled once per dialect and set of
-    columns, then sent with `exec_driver_sql`.
+    columns, then sent to the driver's cursor within the transaction.
 
-    SQLAlchemy's per-row parameter processing cost more than SQLite's own work on
-    these rows (a 10-step run writes about 35). What it would do for these columns is
-    done here: JSON columns through the kit's JSON serializer (None as JSON `null`,
-    as the JSON type stores it); the compiled SQL keeps the dialect's casts.
+    SQLAlchemy's per-row parameter processing, and its execution context per
+    statement, cost more than SQLite's own work on these rows (a 10-step run
+    writes about 35). What it would do for these columns is done here: JSON
+    columns through the kit's JSON serializer (None as JSON `null`, as the JSON
+    type stores it); the compiled SQL keeps the dialect's casts; a driver error
+    is raised as SQLAlchemy's (a duplicate request id as sa.exc.IntegrityError).
     """
 
     def __init__(self, statement: sa.Insert | sa.Update) -> None:
@@ -381,9 +383,16 @@ class _RowsStatement:
         sql, names, json_names = compiled
         values = [[dump_json(row[name]) if name in json_names else row[name] for name in names] for row in rows]
         if dialect.positional:
-            connection.exec_driver_sql(sql, [tuple(row) for row in values])
+            parameters: list[Any] = [tuple(row) for row in values]
         else:
-            connection.exec_driver_sql(sql, [dict(zip(names, row, strict=True)) for row in values])
+            parameters = [dict(zip(names, row, strict=True)) for row in values]
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, parameters)
+        except dialect.dbapi.Error as error:
+            raise sa.exc.DBAPIError.instance(sql, parameters, error, dialect.dbapi.Error) from error
+        finally:
+            cursor.close()
 
 
 # What a batch of writes gathers for each multi-row statement, in the order they run
