@@ -54,7 +54,7 @@ from ia_service_kit.telemetry import (
     PIPELINE_RUNS_STARTED,
     PIPELINE_STEP_DURATION,
     PIPELINE_STEP_ERRORS,
-    TelemetrySettings,
+    telemetry_enabled,
 )
 
 __all__ = ["RunTelemetry", "run_telemetry"]
@@ -354,6 +354,6 @@ class _Off:
 
 def run_telemetry(run_id: str, plan: Plan) -> RunTelemetry | _Off:
     """The run's telemetry; one that records nothing when IA_TELEMETRY=off."""
-    if not TelemetrySettings.from_env().enabled:
+    if not telemetry_enabled():
         return _Off()
     return RunTelemetry(run_id, plan)

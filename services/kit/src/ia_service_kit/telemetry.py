@@ -211,13 +211,19 @@ class TelemetrySettings:
             or DEFAULT_TELEMETRY_ADDRESS
         )
         return cls(
-            enabled=env.get("IA_TELEMETRY", "").strip().lower() != "off",
+            enabled=telemetry_enabled(env),
             otlp_endpoint=endpoint,
             metrics_port=_metrics_port(env.get("IA_METRICS_PORT"), service_port),
             queue_size=positive_number(env, "IA_TELEMETRY_QUEUE_SIZE", 2048, int),
             export_delay_s=positive_number(env, "IA_TELEMETRY_EXPORT_DELAY_MS", 500, float) / 1000,
             export_timeout_s=positive_number(env, "IA_TELEMETRY_EXPORT_TIMEOUT_S", 5.0, float),
         )
+
+
+def telemetry_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether IA_TELEMETRY leaves telemetry on; cheaper than reading every setting."""
+    env = os.environ if environ is None else environ
+    return env.get("IA_TELEMETRY", "").strip().lower() != "off"
 
 
 def _metrics_port(raw: str | None, service_port: int) -> int | None:
