@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -130,6 +132,44 @@ def test_a_failed_write_is_rolled_back(tmp_path: Path) -> None:
         raise RuntimeError("abandon")
     with db.read() as connection:
         assert connection.execute(sa.select(counters.c.value)).scalar_one() == 0
+    db.close()
+
+
+def fill(db: Database, batches: int) -> None:
+    """Writes about fifty pages per batch (SQLite does not hold names to their declared length)."""
+    for batch in range(batches):
+        with db.write() as connection:
+            rows = [{"name": f"c{batch}-{i}-" + "x" * 200, "value": i} for i in range(500)]
+            connection.execute(counters.insert(), rows)
+
+
+def pages(path: Path) -> int:
+    """How many 4 KiB pages (SQLite's default page size) a file holds."""
+    return path.stat().st_size // 4096 if path.exists() else 0
+
+
+def test_commits_never_checkpoint_the_log_themselves(tmp_path: Path) -> None:
+    path = tmp_path / "svc.db"
+    db = Database(f"sqlite:///{path}", service="svc", migrations=MIGRATIONS, checkpoint_interval_s=3600)
+    with db.read() as connection:
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    fill(db, 30)
+    # The log grew far past the 1000 pages at which a commit would have copied it
+    # back into the database file, and nothing was copied.
+    assert pages(tmp_path / "svc.db-wal") > 1000
+    assert pages(path) < 100
+    db.close()
+    assert not any(thread.name == "sqlite-checkpoint" and thread.is_alive() for thread in threading.enumerate())
+
+
+def test_the_checkpointer_thread_copies_the_log_back(tmp_path: Path) -> None:
+    path = tmp_path / "svc.db"
+    db = Database(f"sqlite:///{path}", service="svc", migrations=MIGRATIONS, checkpoint_interval_s=0.05)
+    fill(db, 10)
+    deadline = time.monotonic() + 30
+    while pages(path) < 400 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pages(path) >= 400
     db.close()
 
 
