@@ -272,7 +272,8 @@ class SpanQueue(SpanProcessor):
     is dropped and counted (`ia_telemetry_spans_dropped_total{reason="queue_full"}`),
     and so is every span of a batch the exporter refused or failed to send.
     Spans other processes recorded (a plugin's, see `forward_spans`) queue as
-    OTLP ResourceSpans among the ReadableSpans; the exporter sends both.
+    OTLP ResourceSpans of one span each among the ReadableSpans, so the bound and
+    the counts hold for them too; the exporter sends both.
     """
 
     def __init__(
@@ -311,15 +312,15 @@ class SpanQueue(SpanProcessor):
         if len(self._queue) >= self._max_batch_size:
             self._wake.set()
 
-    def on_foreign(self, resource_spans: Any, count: int) -> None:
-        """Queues `count` spans another process encoded (an OTLP ResourceSpans), or drops and counts them."""
+    def on_foreign(self, entries: list[Any]) -> None:
+        """Queues spans another process encoded (OTLP ResourceSpans of one span each), or drops and counts them."""
         if self._stopping:
-            SPANS_DROPPED.labels("shutdown").inc(count)
+            SPANS_DROPPED.labels("shutdown").inc(len(entries))
             return
-        if len(self._queue) + count > self._max_queue_size:
-            SPANS_DROPPED.labels("queue_full").inc(count)
+        if len(self._queue) + len(entries) > self._max_queue_size:
+            SPANS_DROPPED.labels("queue_full").inc(len(entries))
             return
-        self._queue.append(resource_spans)
+        self._queue.extend(entries)
         if len(self._queue) >= self._max_batch_size:
             self._wake.set()
 
@@ -494,7 +495,7 @@ def forward_spans(raw: bytes) -> None:
     queue = _router.current
     if not isinstance(queue, SpanQueue):
         return
-    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
 
     resource_spans = ResourceSpans()
     try:
@@ -505,9 +506,21 @@ def forward_spans(raw: bytes) -> None:
             _malformed_logged = True
             log.warning("dropped a span trailer that is not an OTLP ResourceSpans", size=len(raw))
         return
-    count = sum(len(scope.spans) for scope in resource_spans.scope_spans)
-    if count:
-        queue.on_foreign(resource_spans, count)
+    scopes = resource_spans.scope_spans
+    if len(scopes) == 1 and len(scopes[0].spans) == 1:  # what a plugin sends
+        queue.on_foreign([resource_spans])
+        return
+    queue.on_foreign(
+        [
+            ResourceSpans(
+                resource=resource_spans.resource,
+                schema_url=resource_spans.schema_url,
+                scope_spans=[ScopeSpans(scope=scope.scope, schema_url=scope.schema_url, spans=[span])],
+            )
+            for scope in scopes
+            for span in scope.spans
+        ]
+    )
 
 
 # ----- client spans without an interceptor ----------------------------------------------------
