@@ -28,6 +28,8 @@ MAX_VALUE_CHARS = 256
 
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _SCOPE = "ia_modules.plugin"
+# SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK: the parent is the caller's.
+_REMOTE_PARENT = 0x100 | 0x200
 
 
 def _cut(text: str) -> str:
@@ -62,57 +64,50 @@ class CallSpan:
     def trailer(self, code: grpc.StatusCode, message: str = "") -> tuple[str, bytes]:
         """The `ia-spans-bin` trailer of the call, ended now with status `code`."""
         # Imported on the first traced call: plugin start-up does not pay for it.
-        from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
-        from opentelemetry.proto.resource.v1.resource_pb2 import Resource
         from opentelemetry.proto.trace.v1 import trace_pb2
 
+        end_ns = time.time_ns()
         service, _, method = self.full_method.lstrip("/").partition("/")
-        values: dict[str, str | int] = {
-            "rpc.system": "grpc",
-            "rpc.service": service,
-            "rpc.method": method,
-            "rpc.grpc.status_code": code.value[0],
-        }
-        plugin = getattr(self.request, "plugin", "")
-        if plugin:
-            values["plugin"] = _cut(plugin)
-        call = getattr(self.request, "context", None)
-        if call is not None:
-            if call.run_id:
-                values["run_id"] = _cut(call.run_id)
-            if call.step_id:
-                values["step_id"] = _cut(call.step_id)
-            if call.attempt:
-                values["attempt"] = call.attempt
-        attributes = [
-            KeyValue(key=key, value=AnyValue(string_value=v) if isinstance(v, str) else AnyValue(int_value=v))
-            for key, v in values.items()
-        ]
-        failed = code is not grpc.StatusCode.OK
-        status = trace_pb2.Status(
-            code=trace_pb2.Status.STATUS_CODE_ERROR if failed else trace_pb2.Status.STATUS_CODE_UNSET,
-            message=_cut(f"{code.name}: {message}" if message else code.name) if failed else "",
-        )
-        span = trace_pb2.Span(
+        # Built in place: a sub-message passed to a constructor is copied (this takes a
+        # third of the time the constructor form does).
+        spans = trace_pb2.ResourceSpans()
+        _string(spans.resource.attributes.add(key="service.name"), f"plugin {self.process}")
+        scope_spans = spans.scope_spans.add()
+        scope_spans.scope.name = _SCOPE
+        span = scope_spans.spans.add(
             trace_id=self.trace_id,
             span_id=_span_id(),
             parent_span_id=self.parent_id,
             name=self.full_method,
             kind=trace_pb2.Span.SPAN_KIND_SERVER,
             start_time_unix_nano=self.start_ns,
-            end_time_unix_nano=time.time_ns(),
-            attributes=attributes,
-            status=status,
-            flags=trace_pb2.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | trace_pb2.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK,
+            end_time_unix_nano=end_ns,
+            flags=_REMOTE_PARENT,
         )
-        resource = Resource(
-            attributes=[KeyValue(key="service.name", value=AnyValue(string_value=_cut(f"plugin {self.process}")))]
-        )
-        spans = trace_pb2.ResourceSpans(
-            resource=resource,
-            scope_spans=[trace_pb2.ScopeSpans(scope=InstrumentationScope(name=_SCOPE), spans=[span])],
-        )
+        attributes = span.attributes
+        _string(attributes.add(key="rpc.system"), "grpc")
+        _string(attributes.add(key="rpc.service"), service)
+        _string(attributes.add(key="rpc.method"), method)
+        attributes.add(key="rpc.grpc.status_code").value.int_value = code.value[0]
+        plugin = getattr(self.request, "plugin", "")
+        if plugin:
+            _string(attributes.add(key="plugin"), plugin)
+        call = getattr(self.request, "context", None)
+        if call is not None:
+            if call.run_id:
+                _string(attributes.add(key="run_id"), call.run_id)
+            if call.step_id:
+                _string(attributes.add(key="step_id"), call.step_id)
+            if call.attempt:
+                attributes.add(key="attempt").value.int_value = call.attempt
+        if code is not grpc.StatusCode.OK:
+            span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
+            span.status.message = _cut(f"{code.name}: {message}" if message else code.name)
         return SPANS_TRAILER, spans.SerializeToString()
+
+
+def _string(key_value: Any, text: str) -> None:
+    key_value.value.string_value = _cut(text)
 
 
 def _span_id() -> bytes:
