@@ -16,6 +16,7 @@ from ia_modules.plugin.call_span import MAX_VALUE_CHARS, sampled_parent
 from ia_modules.plugin.client import PluginClient
 from ia_modules.plugin.harness import socket_folder
 from ia_modules.plugin.server import start_plugin_server
+from ia_modules.plugin.servicer import PluginServicer
 
 TRACE_ID, PARENT_ID = os.urandom(16).hex(), os.urandom(8).hex()
 SAMPLED = (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01"),)
@@ -182,3 +183,20 @@ async def test_a_client_without_on_spans_ignores_the_trailer() -> None:
 )
 def test_sampled_parent_reads_only_a_valid_sampled_traceparent(header: Any, parent: Any) -> None:
     assert sampled_parent((("other", "x"), ("traceparent", header))) == parent
+
+
+async def test_a_call_that_breaks_the_servicer_still_returns_an_error_span(
+    plugin: Plugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the servicer")
+
+    monkeypatch.setattr(PluginServicer, "_invoke", broken)
+
+    with pytest.raises(IAError) as failed:
+        await plugin.client.evaluate_condition("always", {}, {}, metadata=SAMPLED)
+
+    assert failed.value.code is grpc.StatusCode.UNKNOWN
+    ((_, span),) = plugin.spans()
+    assert span.status.code == trace_pb2.Status.STATUS_CODE_ERROR
+    assert span.status.message == "UNKNOWN: RuntimeError: a bug in the servicer"
