@@ -182,3 +182,22 @@ async def test_a_plugins_span_reaches_the_telemetry_service_under_the_client_spa
     assert calling.parent_span_id == format(step.get_span_context().span_id, "016x")
     assert called.parent_span_id == calling.span_id
     assert called.attributes["plugin"] == "greet"
+
+
+def test_spans_forwarded_while_the_queue_shuts_down_are_counted(captured: CapturingExporter) -> None:
+    queue = kit_telemetry._router.current
+    assert isinstance(queue, kit_telemetry.SpanQueue)
+    before = dropped("shutdown")
+
+    queue.shutdown()
+    queue.on_foreign([object(), object()])
+
+    assert dropped("shutdown") - before == 2
+
+
+def test_tracing_on_says_whether_plugin_calls_carry_a_trace(
+    captured: CapturingExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert kit_telemetry.tracing_on()
+    monkeypatch.setattr(kit_telemetry, "_client_instrumentor", None)
+    assert not kit_telemetry.tracing_on()
