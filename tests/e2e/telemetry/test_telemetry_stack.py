@@ -1,16 +1,20 @@
 """Telemetry through a real stack: one trace per run with properly parented spans from
-Envoy's caller down to the registry lookup, `ia-modules trace`, the Prometheus metrics
-each service serves, and dashboards and alerts that only name exported metrics."""
+Envoy's caller down to the registry lookup, the plugin host and the plugin itself,
+`ia-modules trace`, the Prometheus metrics each service serves, and dashboards and
+alerts that only name exported metrics."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +92,25 @@ def wait_for_trace(telemetry: telemetry_grpc.TelemetryServiceStub, trace_id: str
             if error.code() is not grpc.StatusCode.NOT_FOUND:
                 raise
         assert time.monotonic() < deadline, f"trace {trace_id} did not arrive whole in time"
+        time.sleep(0.1)
+
+
+def wait_for_spans(
+    telemetry: telemetry_grpc.TelemetryServiceStub, trace_id: str, wanted: set[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], Any]:
+    """Polls until the trace holds a span of each (service, name, kind) wanted; its spans by those."""
+    deadline = time.monotonic() + 30
+    spans: dict[tuple[str, str, int], Any] = {}
+    while True:
+        try:
+            trace = telemetry.GetTrace(telemetry_requests.GetTraceRequest(trace_id=trace_id), timeout=10).trace
+            spans = {(s.service, s.name, s.kind): s for s in trace.spans}
+            if wanted <= spans.keys():
+                return spans
+        except grpc.RpcError as error:
+            if error.code() is not grpc.StatusCode.NOT_FOUND:
+                raise
+        assert time.monotonic() < deadline, f"trace {trace_id} lacks {wanted - spans.keys()}; it has {list(spans)}"
         time.sleep(0.1)
 
 
@@ -270,3 +293,81 @@ def test_the_promql_name_reader_finds_names_and_skips_the_rest() -> None:
     )
 
     assert metric_names_in(expression) == {"pipeline_step_duration_seconds_bucket", "up", "other_total"}
+
+
+# ----- a plugin's span in the run's trace ------------------------------------------------------
+
+SERVER, CLIENT = telemetry_messages.SPAN_KIND_SERVER, telemetry_messages.SPAN_KIND_CLIENT
+EXECUTE_STEP = "/ia.plugin.v1.PluginService/ExecuteStep"
+RESOLVE = "/ia.pluginhost.v1.PluginHostService/ResolvePlugin"
+
+
+class _Greeting(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        payload = b'{"greeting": "hello"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def greeting_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Greeting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/greeting"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_plugin_steps_own_span_is_in_the_runs_trace_under_the_executors_call(
+    channel, client: Client, endpoint: str, pipeline_name: str, greeting_url: str
+) -> None:
+    client.create_pipeline({"name": pipeline_name, "steps": [{"id": "fetch", "plugin": "http_request", "config": {"url": greeting_url}}]})  # fmt: skip
+    run_id, trace_id, _ = traced_run(channel, client, pipeline_name, {})
+    telemetry = telemetry_grpc.TelemetryServiceStub(channel)
+
+    step_key = ("executor", "step fetch", telemetry_messages.SPAN_KIND_INTERNAL)
+    calling_key, called_key = ("executor", EXECUTE_STEP, CLIENT), ("plugin io", EXECUTE_STEP, SERVER)
+    spans = wait_for_spans(telemetry, trace_id, {step_key, calling_key, called_key})
+    result = subprocess.run(
+        [sys.executable, "-m", "ia_modules.cli", "--endpoint", endpoint, "trace", run_id],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    step, calling, called = spans[step_key], spans[calling_key], spans[called_key]
+    assert calling.parent_span_id == step.span_id
+    assert called.parent_span_id == calling.span_id
+    assert called.status == telemetry_messages.SPAN_STATUS_OK
+    assert (called.attributes["plugin"], called.attributes["run_id"], called.attributes["step_id"]) == (
+        "http_request", run_id, "fetch"
+    )  # fmt: skip
+    assert called.attributes["rpc.grpc.status_code"] == 0
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"[└├]─ /ia\.plugin\.v1\.PluginService/ExecuteStep \([\d.]+m?s\)  plugin io", result.stdout)
+
+
+def test_the_first_run_of_a_plugin_traces_its_resolution_by_the_plugin_host_and_a_failed_call(
+    channel, client: Client, pipeline_name: str
+) -> None:
+    # No other test of this stack runs sql_query: the executor resolves it in this run.
+    query = {"url": "sqlite:////no-such-folder/none.db", "query": "select 1"}
+    client.create_pipeline({"name": pipeline_name, "steps": [{"id": "count", "plugin": "sql_query", "config": query}]})
+    _, trace_id, _ = traced_run(channel, client, pipeline_name, {})
+    telemetry = telemetry_grpc.TelemetryServiceStub(channel)
+
+    step_key = ("executor", "step count", telemetry_messages.SPAN_KIND_INTERNAL)
+    resolving_key, resolved_key = ("executor", RESOLVE, CLIENT), ("plugins", RESOLVE, SERVER)
+    called_key = ("plugin io", EXECUTE_STEP, SERVER)
+    spans = wait_for_spans(telemetry, trace_id, {step_key, resolving_key, resolved_key, called_key})
+
+    assert spans[resolving_key].parent_span_id == spans[step_key].span_id
+    assert spans[resolved_key].parent_span_id == spans[resolving_key].span_id
+    called = spans[called_key]
+    assert called.parent_span_id == spans["executor", EXECUTE_STEP, CLIENT].span_id
+    assert called.status == telemetry_messages.SPAN_STATUS_ERROR
+    assert called.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNKNOWN.value[0]

@@ -77,7 +77,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
     # First, so that it starts in the first wave, in the order of the rows.
     ServiceSpec("web", "ia_modules.web_static", 50055, (), health="http"),
     ServiceSpec("telemetry", "ia_telemetry.server", 50054, ("ia.telemetry.v1.TelemetryService",)),
-    ServiceSpec("plugin_host", "ia_plugins.server", 50053, ("ia.pluginhost.v1.PluginHostService",)),
+    # Its spans (ResolvePlugin in a run's trace) go to the telemetry service.
+    ServiceSpec(
+        "plugin_host", "ia_plugins.server", 50053, ("ia.pluginhost.v1.PluginHostService",), needs=("telemetry",)
+    ),
     ServiceSpec("registry", "ia_registry.server", 50051, ("ia.registry.v1.RegistryService",), needs=("telemetry",)),
     ServiceSpec(
         "executor",

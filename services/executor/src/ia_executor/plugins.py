@@ -30,7 +30,7 @@ from ia_modules.plugin import CallInfo, Kind, PluginClient
 from ia_modules.plugin.host import PluginHostClient
 from ia_service_kit.identity import outgoing_metadata
 from ia_service_kit.logging import get_logger
-from ia_service_kit.telemetry import client_call_span, uninstrumented_channel
+from ia_service_kit.telemetry import client_call_span, forward_spans, tracing_on, uninstrumented_channel
 
 from ia_executor import records
 from ia_executor.work import StepError
@@ -233,9 +233,13 @@ class PluginRunner:
         client = self._clients.get(answer.endpoint)
         if client is None:
             # Deadlines come from each call: the step's and the plugin's. The calls
-            # carry their own client spans (client_call_span): no interceptor.
+            # carry their own client spans (client_call_span): no interceptor. The
+            # plugin's spans come back in the trailers, for this process to export.
             client = self._clients[answer.endpoint] = PluginClient(
-                answer.endpoint, timeout_s=None, open_channel=uninstrumented_channel
+                answer.endpoint,
+                timeout_s=None,
+                open_channel=uninstrumented_channel,
+                on_spans=forward_spans if tracing_on() else None,
             )
         limits = answer.limits
         if limits.max_concurrency > 0 and name not in self._slots:

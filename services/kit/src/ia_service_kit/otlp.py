@@ -5,7 +5,9 @@ shares the interpreter with the service's requests. `encode_spans` builds the
 same request (a test holds it to the SDK encoder's output) with one pass over the
 spans, a direct conversion per attribute type, and the attributes that repeat
 from span to span encoded once. `LeanOTLPSpanExporter` is the
-SDK's OTLP/gRPC exporter (endpoint, TLS, headers, retries) encoding with it.
+SDK's OTLP/gRPC exporter (endpoint, TLS, headers, retries) encoding with it;
+it also sends the spans other processes encoded (a plugin's, queued as OTLP
+ResourceSpans by `telemetry.forward_spans`) in the same request.
 """
 
 from __future__ import annotations
@@ -162,7 +164,14 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
 
 
 class LeanOTLPSpanExporter(OTLPSpanExporter):
-    """The SDK's OTLP/gRPC span exporter, encoding with `encode_spans`."""
+    """The SDK's OTLP/gRPC span exporter, encoding with `encode_spans`.
 
-    def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-        return encode_spans(data)
+    A batch may hold OTLP ResourceSpans among the spans: they go into the request as they are.
+    """
+
+    def _translate_data(self, data: Sequence[ReadableSpan | trace_pb2.ResourceSpans]) -> ExportTraceServiceRequest:
+        own = [span for span in data if type(span) is not trace_pb2.ResourceSpans]
+        request = encode_spans(own)
+        if len(own) < len(data):
+            request.resource_spans.extend(span for span in data if type(span) is trace_pb2.ResourceSpans)
+        return request

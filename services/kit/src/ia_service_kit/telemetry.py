@@ -9,6 +9,14 @@ counted, so a slow or absent collector never holds up a run. The spans the kit
 and the executor record on every call and step are lean ones (`spans.py`), and
 the export encodes with `otlp.py`: the SDK's own cost more than a step.
 
+Plugins run sandboxed, without network, so they cannot export spans. A plugin
+called with a sampled `traceparent` (the executor's CLIENT span of the call)
+returns its SERVER span of the call in the trailer `ia-spans-bin`, as an OTLP
+ResourceSpans naming the plugin process (`plugin <name>`); the executor hands it
+to `forward_spans`, which queues it with the process's own spans, and the
+exporter sends it in the same request. That is how a plugin's span reaches the
+collector, in the run's trace.
+
 Metrics: the names below are the project's metric catalog (DESIGN.md §7), shared
 by every service: the executor records the pipeline metrics, the plugin host the
 plugin ones. Each process serves them on `/metrics` for Prometheus.
@@ -88,9 +96,11 @@ __all__ = [
     "Tracing",
     "client_call_span",
     "configure_tracing",
+    "forward_spans",
     "positive_number",
     "server_interceptors",
     "serve_metrics",
+    "tracing_on",
     "uninstrumented_channel",
 ]
 
@@ -173,7 +183,8 @@ GRPC_SERVER_HANDLING_SECONDS = Histogram(
 SPANS_EXPORTED = Counter("ia_telemetry_spans_exported", "Spans handed to the OTLP collector and accepted.")
 SPANS_DROPPED = Counter(
     "ia_telemetry_spans_dropped",
-    "Spans dropped rather than delay the service: queue_full, export_failed or shutdown.",
+    "Spans dropped rather than delay the service: queue_full, export_failed, shutdown, or malformed (a"
+    " plugin's span trailer that is not an OTLP ResourceSpans).",
     ["reason"],
 )
 
@@ -266,6 +277,9 @@ class SpanQueue(SpanProcessor):
     The queue holds at most `max_queue_size` spans; a span ended while it is full
     is dropped and counted (`ia_telemetry_spans_dropped_total{reason="queue_full"}`),
     and so is every span of a batch the exporter refused or failed to send.
+    Spans other processes recorded (a plugin's, see `forward_spans`) queue as
+    OTLP ResourceSpans of one span each among the ReadableSpans, so the bound and
+    the counts hold for them too; the exporter sends both.
     """
 
     def __init__(
@@ -301,6 +315,18 @@ class SpanQueue(SpanProcessor):
             SPANS_DROPPED.labels("queue_full").inc()
             return
         self._queue.append(span)
+        if len(self._queue) >= self._max_batch_size:
+            self._wake.set()
+
+    def on_foreign(self, entries: list[Any]) -> None:
+        """Queues spans another process encoded (OTLP ResourceSpans of one span each), or drops and counts them."""
+        if self._stopping:
+            SPANS_DROPPED.labels("shutdown").inc(len(entries))
+            return
+        if len(self._queue) + len(entries) > self._max_queue_size:
+            SPANS_DROPPED.labels("queue_full").inc(len(entries))
+            return
+        self._queue.extend(entries)
         if len(self._queue) >= self._max_batch_size:
             self._wake.set()
 
@@ -453,6 +479,54 @@ def configure_tracing(
         _client_instrumentor.instrument()
     log.debug("tracing", service=service, endpoint=settings.otlp_endpoint, queue_size=settings.queue_size)
     return Tracing(queue)
+
+
+def tracing_on() -> bool:
+    """True when this process traces its calls (configure_tracing ran and telemetry is on)."""
+    return _client_instrumentor is not None
+
+
+# ----- spans other processes recorded ---------------------------------------------------------
+
+_malformed_logged = False
+
+
+def forward_spans(raw: bytes) -> None:
+    """Queues the spans of a serialized OTLP ResourceSpans (a plugin's `ia-spans-bin` trailer).
+
+    Malformed bytes are dropped and counted (`reason="malformed"`), with one
+    warning per process and never the payload; without tracing, nothing happens.
+    """
+    global _malformed_logged
+    queue = _router.current
+    if not isinstance(queue, SpanQueue):
+        return
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
+
+    resource_spans = ResourceSpans()
+    try:
+        resource_spans.ParseFromString(raw)
+    except Exception:  # protobuf's DecodeError, or anything else a hostile payload provokes
+        SPANS_DROPPED.labels("malformed").inc()
+        if not _malformed_logged:
+            _malformed_logged = True
+            log.warning("dropped a span trailer that is not an OTLP ResourceSpans", size=len(raw))
+        return
+    scopes = resource_spans.scope_spans
+    if len(scopes) == 1 and len(scopes[0].spans) == 1:  # what a plugin sends
+        queue.on_foreign([resource_spans])
+        return
+    queue.on_foreign(
+        [
+            ResourceSpans(
+                resource=resource_spans.resource,
+                schema_url=resource_spans.schema_url,
+                scope_spans=[ScopeSpans(scope=scope.scope, schema_url=scope.schema_url, spans=[span])],
+            )
+            for scope in scopes
+            for span in scope.spans
+        ]
+    )
 
 
 # ----- client spans without an interceptor ----------------------------------------------------

@@ -7,7 +7,8 @@ from the plugin host's ResolvePlugin, then call the plugin process directly:
         outcome = await plugin.execute_step("http_request", {"url": url}, {}, call=CallInfo(run_id=…))
 
 Every failed call raises `IAError` with the plugin's status code, ErrorInfo
-reason and field violations.
+reason and field violations. A plugin called with a sampled `traceparent`
+returns its span in the trailer `ia-spans-bin`; `on_spans` receives it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ia.plugin.v1 import request_response_pb2 as rr
 from ia_modules.client import to_dict, to_struct
 from ia_modules.errors import IAError
 from ia_modules.plugin.authoring import ConditionResult, Issue, Report
+from ia_modules.plugin.call_span import SPANS_TRAILER
 
 # A restarted plugin comes back within a second or so; gRPC's default reconnect
 # backoff (1 s, growing to 2 min) would keep callers waiting much longer.
@@ -83,7 +85,9 @@ class PluginClient:
 
     `timeout_s` is the deadline of each call unless the call gives its own.
     `wait_for_ready` makes a call wait (within its deadline) for a plugin that is
-    restarting instead of failing at once with UNAVAILABLE.
+    restarting instead of failing at once with UNAVAILABLE. `on_spans` receives
+    the `ia-spans-bin` trailer of each call that has one (a serialized OTLP
+    ResourceSpans: the plugin's span of the call), failed calls included.
     """
 
     def __init__(
@@ -93,10 +97,12 @@ class PluginClient:
         timeout_s: float | None = 30.0,
         wait_for_ready: bool = True,
         open_channel: Callable[..., grpc.aio.Channel] | None = None,
+        on_spans: Callable[[bytes], None] | None = None,
     ) -> None:
         self.target = target
         self._timeout_s = timeout_s
         self._wait_for_ready = wait_for_ready
+        self._on_spans = on_spans
         # `open_channel` (grpc.aio.insecure_channel's signature) lets a caller that
         # traces its calls itself open the channel without client interceptors.
         self._channel = (open_channel or grpc.aio.insecure_channel)(target, options=CHANNEL_OPTIONS)
@@ -116,7 +122,15 @@ class PluginClient:
     def _deadline(self, timeout_s: float | None) -> float | None:
         return timeout_s if timeout_s is not None else self._timeout_s
 
+    def _spans(self, trailers: Any) -> None:
+        # Only called when on_spans is set: reading the trailers costs an await.
+        for key, value in trailers or ():
+            if key == SPANS_TRAILER and isinstance(value, bytes):
+                self._on_spans(value)  # type: ignore[misc]
+
     def _error(self, error: grpc.RpcError) -> IAError:
+        if self._on_spans is not None and isinstance(error, grpc.aio.AioRpcError):
+            self._spans(error.trailing_metadata())
         # A plugin process is not "the stack": say which endpoint failed, without
         # IAError's hint to start the stack.
         wrapped = IAError.from_rpc_error(error, endpoint=self.target)
@@ -213,6 +227,8 @@ class PluginClient:
                     await stream.details(),
                     await stream.debug_error_string(),
                 )
+            if result is not None and self._on_spans is not None:
+                self._spans(await stream.trailing_metadata())
         except grpc.RpcError as error:
             raise self._error(error) from None
         if result is None:
@@ -299,9 +315,13 @@ class PluginClient:
         self, method: Any, request: Any, timeout_s: float | None, metadata: Sequence[tuple[str, str]] | None = None
     ) -> Any:
         try:
-            return await method(
+            call = method(
                 request, timeout=self._deadline(timeout_s), wait_for_ready=self._wait_for_ready, metadata=metadata
             )
+            answer = await call
+            if self._on_spans is not None:
+                self._spans(await call.trailing_metadata())
+            return answer
         except grpc.RpcError as error:
             raise self._error(error) from None
 

@@ -32,6 +32,7 @@ from ia_modules.plugin.authoring import Plugin
 from ia_modules.plugin.protocol import (
     CALL_TIMEOUT_KEY,
     MAX_CONCURRENCY_KEY,
+    NAME_KEY,
     HandshakeError,
     check_environment,
     handshake_line,
@@ -107,6 +108,7 @@ async def start_plugin_server(
     call_timeout_s: float = 0.0,
     watch: CallWatch | None = None,
     on_out_of_memory: Callable[[], None] | None = None,
+    process_name: str = "",
 ) -> PluginServer:
     """Starts serving `plugins` on `socket_path` and marks them SERVING.
 
@@ -119,6 +121,7 @@ async def start_plugin_server(
         call_timeout_s=call_timeout_s,
         watch=watch,
         on_out_of_memory=on_out_of_memory,
+        process_name=process_name,
     )
     server = grpc.aio.server()
     service_pb2_grpc.add_PluginServiceServicer_to_server(servicer, server)
@@ -174,6 +177,7 @@ async def _serve(plugins: Sequence[Plugin], environ: Mapping[str, str]) -> None:
         on_out_of_memory=lambda: _exit_now(
             EXIT_OUT_OF_MEMORY, "out of memory; exiting so the host restarts the plugin"
         ),
+        process_name=environ.get(NAME_KEY, ""),
     )
     threading.Thread(target=_watch_overruns, args=(watch, OVERRUN_GRACE_S), daemon=True).start()
     stop = asyncio.Event()

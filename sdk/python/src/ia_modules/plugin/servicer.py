@@ -3,18 +3,21 @@
 For every call: find the plugin and check it has the kind, check the config
 against its JSON Schema, enforce the concurrency limit and the deadline (the
 smaller of the caller's gRPC deadline and the host's call timeout), run the
-function, and turn whatever it raised into a status with an ErrorInfo.
+function, and turn whatever it raised into a status with an ErrorInfo. A call
+that carries a sampled `traceparent` returns its span in its trailers
+(`call_span.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +36,7 @@ from ia_modules.plugin.authoring import (
     PluginError,
     Report,
 )
+from ia_modules.plugin.call_span import CallSpan, sampled_parent
 from ia_modules.plugin.context import Emit, PluginContext
 from ia_modules.plugin.protocol import PROTOCOL_VERSION
 from ia_modules.plugin.schema import violations
@@ -192,13 +196,71 @@ class _Stream:
             self._writer.cancel()
 
 
+class _TracedContext:
+    """The servicer context of a traced call: the status the call ends with carries its span.
+
+    An abort sends the status at once, so the span goes into the abort's trailers;
+    a call that returns gets it in its trailing metadata before it does.
+    """
+
+    def __init__(self, context: grpc.aio.ServicerContext, span: CallSpan) -> None:
+        self._context = context
+        self._span = span
+        self._ended = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata: Any = ()) -> None:
+        self._ended = True
+        await self._context.abort(code, details, (*trailing_metadata, self._span.trailer(code, details)))
+
+    async def abort_with_status(self, status: grpc.Status) -> None:
+        await self.abort(status.code, status.details, tuple(status.trailing_metadata))
+
+    def end(self, code: grpc.StatusCode, message: str = "") -> None:
+        """Puts the span in the trailers, unless an abort sent it already."""
+        if not self._ended:
+            self._ended = True
+            self._context.set_trailing_metadata((self._span.trailer(code, message),))
+
+
+_Rpc = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def _traced(method: str) -> Callable[[_Rpc], _Rpc]:
+    """Records the span of each call of RPC `method` that carries a sampled traceparent."""
+    full_method = f"/ia.plugin.v1.PluginService/{method}"
+
+    def decorate(rpc: _Rpc) -> _Rpc:
+        @functools.wraps(rpc)
+        async def traced(self: PluginServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+            parent = sampled_parent(context.invocation_metadata())
+            if parent is None:
+                return await rpc(self, request, context)
+            call = _TracedContext(context, CallSpan(self.process_name, full_method, parent, request))
+            try:
+                answer = await rpc(self, request, call)
+            except Exception as error:
+                call.end(grpc.StatusCode.UNKNOWN, f"{type(error).__name__}: {error}")
+                raise
+            call.end(grpc.StatusCode.OK)
+            return answer
+
+        return traced
+
+    return decorate
+
+
 class PluginServicer(service_pb2_grpc.PluginServiceServicer):
     """Serves `plugins` (one or more functions per name, one per kind).
 
     `max_concurrency` (0: unlimited) refuses calls beyond that many in flight with
     RESOURCE_EXHAUSTED. `call_timeout_s` (0: none) bounds calls that carry no
     shorter deadline. `on_out_of_memory` runs once a call that ran out of memory
-    has sent its status: `serve` ends the process there.
+    has sent its status: `serve` ends the process there. `process_name` (the
+    host's IA_PLUGIN_NAME; default, the plugin names) names the process in the
+    spans of traced calls.
     """
 
     def __init__(
@@ -209,8 +271,10 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
         call_timeout_s: float = 0.0,
         watch: CallWatch | None = None,
         on_out_of_memory: Callable[[], None] | None = None,
+        process_name: str = "",
     ) -> None:
         self._plugins = _plugins_by_name(plugins)
+        self.process_name = process_name or ",".join(sorted(self._plugins))
         self._max_concurrency = max_concurrency
         self._call_timeout_s = call_timeout_s
         self._watch = watch or CallWatch()
@@ -230,6 +294,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
     async def Describe(self, request: rr.DescribeRequest, context: grpc.aio.ServicerContext) -> rr.DescribeResponse:
         return rr.DescribeResponse(plugins=self.descriptors(), protocol_version=PROTOCOL_VERSION)
 
+    @_traced("EvaluateCondition")
     async def EvaluateCondition(
         self, request: rr.EvaluateConditionRequest, context: grpc.aio.ServicerContext
     ) -> rr.EvaluateConditionResponse:
@@ -242,6 +307,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
             await _failure(error, request.plugin).abort(context)
         return rr.EvaluateConditionResponse(result=result, reason=reason)
 
+    @_traced("Validate")
     async def Validate(self, request: rr.ValidateRequest, context: grpc.aio.ServicerContext) -> rr.ValidateResponse:
         try:
             value, _ = await self._invoke(Kind.VALIDATOR, request, context, to_dict(request.input))
@@ -252,6 +318,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
             await _failure(error, request.plugin).abort(context)
         return rr.ValidateResponse(valid=not issues, issues=issues)
 
+    @_traced("Transform")
     async def Transform(self, request: rr.TransformRequest, context: grpc.aio.ServicerContext) -> rr.TransformResponse:
         try:
             value, _ = await self._invoke(Kind.TRANSFORM, request, context, to_dict(request.input))
@@ -262,6 +329,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
             await _failure(error, request.plugin).abort(context)
         return rr.TransformResponse(output=output)
 
+    @_traced("OnEvent")
     async def OnEvent(self, request: rr.OnEventRequest, context: grpc.aio.ServicerContext) -> rr.OnEventResponse:
         try:
             when = request.event.time.ToJsonString() if request.event.HasField("time") else ""
@@ -274,6 +342,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
             await failure.abort(context)
         return rr.OnEventResponse()
 
+    @_traced("Report")
     async def Report(self, request: rr.ReportRequest, context: grpc.aio.ServicerContext) -> rr.ReportResponse:
         try:
             value, _ = await self._invoke(Kind.REPORTER, request, context, to_dict(request.input))
@@ -284,6 +353,7 @@ class PluginServicer(service_pb2_grpc.PluginServiceServicer):
             await _failure(error, request.plugin).abort(context)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @_traced("ExecuteStep")
     async def ExecuteStep(self, request: rr.ExecuteStepRequest, context: grpc.aio.ServicerContext) -> None:
         # The work runs in this task; logs and progress go out as they come, through a
         # writer started with the first of them, so a step that streams none (most
