@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +17,8 @@ from ia_modules.plugin.harness import socket_folder
 from ia_modules.plugin.server import start_plugin_server
 from ia_modules.plugin.servicer import PluginServicer
 
-TRACE_ID, PARENT_ID = os.urandom(16).hex(), os.urandom(8).hex()
+# Fixed: test ids made of them must be the same in every pytest-xdist worker.
+TRACE_ID, PARENT_ID = "7debd95f74abc4fd7fa658fc2ef892e2", "b8d6047eaa7bbfbd"
 SAMPLED = (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01"),)
 
 
