@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,11 +44,14 @@ def dropped(reason: str) -> float:
     return REGISTRY.get_sample_value("ia_telemetry_spans_dropped_total", {"reason": reason}) or 0.0
 
 
-def plugin_span(spans: int = 1) -> bytes:
-    """A plugin's trailer holding `spans` spans (the SDK's plugins send one)."""
+TRACE = bytes.fromhex("7debd95f74abc4fd7fa658fc2ef892e2")
+
+
+def plugin_span(spans: int = 1, trace_id: bytes = TRACE) -> bytes:
+    """A plugin's trailer holding `spans` spans of trace `trace_id` (the SDK's plugins send one)."""
     from opentelemetry.proto.trace.v1 import trace_pb2
 
-    parent = (os.urandom(16), os.urandom(8))
+    parent = (trace_id, bytes.fromhex("b8d6047eaa7bbfbd"))
     request = plugin_rr.ExecuteStepRequest(plugin="greet")
     raw = CallSpan("greetings", EXECUTE_STEP, parent, request).trailer(grpc.StatusCode.OK)[1]
     many = trace_pb2.ResourceSpans.FromString(raw)
@@ -108,11 +110,30 @@ def own_and_forwarded(request: ExportTraceServiceRequest) -> tuple[list[list[str
 def test_forwarded_spans_go_out_in_the_same_request_as_the_process_own(captured: CapturingExporter) -> None:
     with trace.get_tracer("test").start_as_current_span("own"):
         pass
-    forward_spans(plugin_span())
+    forward_spans(plugin_span(), TRACE)
     captured.flush()  # type: ignore[attr-defined]
 
     (request,) = captured.requests
     assert own_and_forwarded(request) == ([["own"]], [[EXECUTE_STEP]])
+
+
+def test_a_plugin_adds_spans_only_to_the_trace_of_its_call(captured: CapturingExporter) -> None:
+    from opentelemetry.proto.trace.v1 import trace_pb2
+
+    before = dropped("wrong_trace")
+    elsewhere = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
+    mixed = trace_pb2.ResourceSpans.FromString(plugin_span(2))
+    mixed.scope_spans[0].spans[1].trace_id = elsewhere
+
+    forward_spans(plugin_span(trace_id=elsewhere), TRACE)
+    forward_spans(plugin_span(), None)  # a call that carried no trace context
+    forward_spans(mixed.SerializeToString(), TRACE)
+    captured.flush()  # type: ignore[attr-defined]
+
+    (request,) = captured.requests
+    assert own_and_forwarded(request) == ([], [[EXECUTE_STEP]])
+    assert [span.trace_id for rs in request.resource_spans for s in rs.scope_spans for span in s.spans] == [TRACE]
+    assert dropped("wrong_trace") - before == 3
 
 
 def test_a_malformed_trailer_is_dropped_and_counted_and_loses_nothing_else(captured: CapturingExporter) -> None:
@@ -120,9 +141,9 @@ def test_a_malformed_trailer_is_dropped_and_counted_and_loses_nothing_else(captu
 
     with trace.get_tracer("test").start_as_current_span("own"):
         pass
-    forward_spans(b"\xff\xff\xff")
-    forward_spans(b"\x0a\x10truncated")
-    forward_spans(plugin_span())
+    forward_spans(b"\xff\xff\xff", TRACE)
+    forward_spans(b"\x0a\x10truncated", TRACE)
+    forward_spans(plugin_span(), TRACE)
     captured.flush()  # type: ignore[attr-defined]
 
     assert dropped("malformed") - before == 2
@@ -134,9 +155,9 @@ def test_forwarded_spans_count_against_the_queue_bound() -> None:
     before = dropped("queue_full")
 
     with capturing(queue_size=4) as captured:
-        forward_spans(plugin_span(3))
-        forward_spans(plugin_span(2))  # 3 + 2 spans would pass the bound of 4
-        forward_spans(plugin_span(1))
+        forward_spans(plugin_span(3), TRACE)
+        forward_spans(plugin_span(2), TRACE)  # 3 + 2 spans would pass the bound of 4
+        forward_spans(plugin_span(1), TRACE)
         captured.flush()  # type: ignore[attr-defined]
 
     assert dropped("queue_full") - before == 2
@@ -148,8 +169,8 @@ def test_without_tracing_forwarded_spans_are_ignored(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(kit_telemetry._router, "current", None)
     before = dropped("malformed")
 
-    forward_spans(b"\xff\xff\xff")
-    forward_spans(plugin_span())
+    forward_spans(b"\xff\xff\xff", TRACE)
+    forward_spans(plugin_span(), TRACE)
 
     assert dropped("malformed") == before
 

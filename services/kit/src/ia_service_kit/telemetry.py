@@ -183,8 +183,9 @@ GRPC_SERVER_HANDLING_SECONDS = Histogram(
 SPANS_EXPORTED = Counter("ia_telemetry_spans_exported", "Spans handed to the OTLP collector and accepted.")
 SPANS_DROPPED = Counter(
     "ia_telemetry_spans_dropped",
-    "Spans dropped rather than delay the service: queue_full, export_failed, shutdown, or malformed (a"
-    " plugin's span trailer that is not an OTLP ResourceSpans).",
+    "Spans dropped rather than delay the service: queue_full, export_failed, shutdown, malformed (a"
+    " plugin's span trailer that is not an OTLP ResourceSpans) or wrong_trace (a plugin's span outside"
+    " the trace of its call).",
     ["reason"],
 )
 
@@ -491,11 +492,15 @@ def tracing_on() -> bool:
 _malformed_logged = False
 
 
-def forward_spans(raw: bytes) -> None:
-    """Queues the spans of a serialized OTLP ResourceSpans (a plugin's `ia-spans-bin` trailer).
+def forward_spans(raw: bytes, trace_id: bytes | None) -> None:
+    """Queues the spans of a serialized OTLP ResourceSpans (a plugin's `ia-spans-bin`
+    trailer) that belong to trace `trace_id`, the trace of the call they came back from.
 
-    Malformed bytes are dropped and counted (`reason="malformed"`), with one
-    warning per process and never the payload; without tracing, nothing happens.
+    A plugin may add to the trace it was called in, nothing else: spans of another
+    trace (or any, when the call carried none) are dropped and counted
+    (`reason="wrong_trace"`). Malformed bytes are dropped and counted
+    (`reason="malformed"`), with one warning per process and never the payload.
+    Without tracing, nothing happens.
     """
     global _malformed_logged
     queue = _router.current
@@ -513,20 +518,24 @@ def forward_spans(raw: bytes) -> None:
             log.warning("dropped a span trailer that is not an OTLP ResourceSpans", size=len(raw))
         return
     scopes = resource_spans.scope_spans
-    if len(scopes) == 1 and len(scopes[0].spans) == 1:  # what a plugin sends
-        queue.on_foreign([resource_spans])
+    if len(scopes) == 1 and len(scopes[0].spans) == 1 and scopes[0].spans[0].trace_id == trace_id:
+        queue.on_foreign([resource_spans])  # what a plugin sends
         return
-    queue.on_foreign(
-        [
-            ResourceSpans(
-                resource=resource_spans.resource,
-                schema_url=resource_spans.schema_url,
-                scope_spans=[ScopeSpans(scope=scope.scope, schema_url=scope.schema_url, spans=[span])],
-            )
-            for scope in scopes
-            for span in scope.spans
-        ]
-    )
+    entries = [
+        ResourceSpans(
+            resource=resource_spans.resource,
+            schema_url=resource_spans.schema_url,
+            scope_spans=[ScopeSpans(scope=scope.scope, schema_url=scope.schema_url, spans=[span])],
+        )
+        for scope in scopes
+        for span in scope.spans
+        if span.trace_id == trace_id
+    ]
+    stray = sum(len(scope.spans) for scope in scopes) - len(entries)
+    if stray:
+        SPANS_DROPPED.labels("wrong_trace").inc(stray)
+    if entries:
+        queue.on_foreign(entries)
 
 
 # ----- client spans without an interceptor ----------------------------------------------------

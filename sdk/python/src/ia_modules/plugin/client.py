@@ -28,7 +28,7 @@ from ia.plugin.v1 import request_response_pb2 as rr
 from ia_modules.client import to_dict, to_struct
 from ia_modules.errors import IAError
 from ia_modules.plugin.authoring import ConditionResult, Issue, Report
-from ia_modules.plugin.call_span import SPANS_TRAILER
+from ia_modules.plugin.call_span import SPANS_TRAILER, sampled_parent
 
 # A restarted plugin comes back within a second or so; gRPC's default reconnect
 # backoff (1 s, growing to 2 min) would keep callers waiting much longer.
@@ -87,7 +87,8 @@ class PluginClient:
     `wait_for_ready` makes a call wait (within its deadline) for a plugin that is
     restarting instead of failing at once with UNAVAILABLE. `on_spans` receives
     the `ia-spans-bin` trailer of each call that has one (a serialized OTLP
-    ResourceSpans: the plugin's span of the call), failed calls included.
+    ResourceSpans: the plugin's span of the call), failed calls included, with
+    the trace id of the call's sampled `traceparent` (None when it carried none).
     """
 
     def __init__(
@@ -97,7 +98,7 @@ class PluginClient:
         timeout_s: float | None = 30.0,
         wait_for_ready: bool = True,
         open_channel: Callable[..., grpc.aio.Channel] | None = None,
-        on_spans: Callable[[bytes], None] | None = None,
+        on_spans: Callable[[bytes, bytes | None], None] | None = None,
     ) -> None:
         self.target = target
         self._timeout_s = timeout_s
@@ -122,15 +123,17 @@ class PluginClient:
     def _deadline(self, timeout_s: float | None) -> float | None:
         return timeout_s if timeout_s is not None else self._timeout_s
 
-    def _spans(self, trailers: Any) -> None:
+    def _spans(self, trailers: Any, metadata: Sequence[tuple[str, str]] | None) -> None:
         # Only called when on_spans is set: reading the trailers costs an await.
+        # A plugin's spans belong in the trace of the call that carried them, if any.
+        parent = sampled_parent(metadata)
         for key, value in trailers or ():
             if key == SPANS_TRAILER and isinstance(value, bytes):
-                self._on_spans(value)  # type: ignore[misc]
+                self._on_spans(value, parent[0] if parent else None)  # type: ignore[misc]
 
-    def _error(self, error: grpc.RpcError) -> IAError:
+    def _error(self, error: grpc.RpcError, metadata: Sequence[tuple[str, str]] | None = None) -> IAError:
         if self._on_spans is not None and isinstance(error, grpc.aio.AioRpcError):
-            self._spans(error.trailing_metadata())
+            self._spans(error.trailing_metadata(), metadata)
         # A plugin process is not "the stack": say which endpoint failed, without
         # IAError's hint to start the stack.
         wrapped = IAError.from_rpc_error(error, endpoint=self.target)
@@ -228,9 +231,9 @@ class PluginClient:
                     await stream.debug_error_string(),
                 )
             if result is not None and self._on_spans is not None:
-                self._spans(await stream.trailing_metadata())
+                self._spans(await stream.trailing_metadata(), metadata)
         except grpc.RpcError as error:
-            raise self._error(error) from None
+            raise self._error(error, metadata) from None
         if result is None:
             raise IAError(
                 grpc.StatusCode.INTERNAL,
@@ -320,10 +323,10 @@ class PluginClient:
             )
             answer = await call
             if self._on_spans is not None:
-                self._spans(await call.trailing_metadata())
+                self._spans(await call.trailing_metadata(), metadata)
             return answer
         except grpc.RpcError as error:
-            raise self._error(error) from None
+            raise self._error(error, metadata) from None
 
 
 def _malformed(plugin: str, endpoint: str, what: str) -> IAError:
