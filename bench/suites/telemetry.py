@@ -133,8 +133,9 @@ def run(quick: bool = False) -> dict:
         notes.append("no trace of the CPU pipeline reached the telemetry service: the `on` stack may not "
                      "have exported its spans, so its figures may understate the overhead")
     else:
-        notes.append(f"the telemetry service received the `on` runs' traces (the newest CPU-pipeline trace "
-                     f"held {exported} spans when checked)")
+        spans = ", ".join(f"{count} from {service}" for service, count in sorted(exported.items()))
+        notes.append(f"the telemetry service received the `on` runs' traces: the newest CPU-pipeline trace "
+                     f"holds {sum(exported.values())} spans ({spans})")
     if quick:
         notes.append(f"quick mode: {runs} runs of each pipeline on each stack")
     return {"figures": figures, "notes": notes}
@@ -187,23 +188,33 @@ async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
     return samples, failed
 
 
-async def _exported_trace(address: str) -> int | None:
-    """Spans in the newest trace of the CPU pipeline the telemetry service holds; None if none came.
+async def _exported_trace(address: str) -> dict[str, int] | None:
+    """Spans by service in the newest trace of the CPU pipeline the telemetry service
+    holds, once no more arrive; None if none came.
 
     Spans are exported in batches (IA_TELEMETRY_EXPORT_DELAY_MS, 500 ms by
-    default), so the last ones may take a moment to arrive.
+    default), so the last ones take a moment to arrive.
     """
     from ia.telemetry.v1 import request_response_pb2, service_pb2_grpc
 
     request = request_response_pb2.ListTracesRequest(page_size=1, pipeline="bench-cpu-chain")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
+    seen = None
     async with grpc.aio.insecure_channel(address) as channel:
         stub = service_pb2_grpc.TelemetryServiceStub(channel)
         while True:
             traces = (await stub.ListTraces(request, timeout=10)).traces
-            if traces or time.monotonic() > deadline:
-                return traces[0].span_count if traces else None
-            await asyncio.sleep(0.2)
+            if not traces and time.monotonic() > deadline:
+                return None
+            if traces and (traces[0].trace_id, traces[0].span_count) == seen or time.monotonic() > deadline:
+                break
+            seen = (traces[0].trace_id, traces[0].span_count) if traces else None
+            await asyncio.sleep(0.6)
+        trace = (await stub.GetTrace(request_response_pb2.GetTraceRequest(trace_id=traces[0].trace_id), timeout=10)).trace
+    by_service: dict[str, int] = {}
+    for span in trace.spans:
+        by_service[span.service] = by_service.get(span.service, 0) + 1
+    return by_service
 
 
 def _start_request(definition: dict):
