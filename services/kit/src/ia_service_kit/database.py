@@ -1,7 +1,8 @@
 """A service's database: SQLAlchemy 2 Core, SQLite (WAL) by default, PostgreSQL for scale.
 
 Stores use Core constructs only (no SQLite-only SQL), so the same store runs on
-both. Each service brings an ordered list of migrations; they are applied in one
+both. On SQLite, a checkpointer thread copies the write-ahead log back into the
+database file (`_Checkpointer`), so that work never lands inside a commit. Each service brings an ordered list of migrations; they are applied in one
 transaction when the database opens, and recorded per service in
 `schema_migrations`, so several services can share one PostgreSQL database.
 
