@@ -1,11 +1,16 @@
-"""JSON over HTTP/1.1 with the standard library, as a curl user would call the REST API."""
+"""JSON over HTTP/1.1 with the standard library: calling the REST API as a curl user
+would, and serving a fixed JSON answer as the web APIs plugin steps fetch."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
@@ -28,3 +33,28 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
     except urllib.error.HTTPError as error:
         with error:
             return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, json.load(error))
+
+
+@contextlib.contextmanager
+def json_server(answer: Any, path: str = "/") -> Iterator[str]:
+    """Serves `answer` as JSON to every GET on loopback; yields the URL of `path`."""
+    payload = json.dumps(answer).encode()
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()

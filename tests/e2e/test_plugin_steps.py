@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,32 +10,16 @@ from ia.executor.v1 import message_pb2
 from ia_modules.client import Client
 from ia_modules.engine.values import from_struct
 
+from e2e_http import json_server
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
-
-
-class _Stock(http.server.BaseHTTPRequestHandler):
-    """Answers every GET with a stock level, as a warehouse API would."""
-
-    def do_GET(self) -> None:
-        payload = json.dumps({"sku": "book", "stock": 12}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
 
 
 @pytest.fixture
 def warehouse() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stock)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/stock"
-    server.shutdown()
-    server.server_close()
+    """A stock level, as a warehouse API would answer."""
+    with json_server({"sku": "book", "stock": 12}, "/stock") as url:
+        yield url
 
 
 def test_a_pipeline_of_plugin_steps_and_a_plugin_condition_succeeds(

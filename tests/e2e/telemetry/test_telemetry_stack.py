@@ -5,13 +5,11 @@ alerts that only name exported metrics."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,6 +28,8 @@ from ia.telemetry.v1 import request_response_pb2 as telemetry_requests
 from ia.telemetry.v1 import service_pb2_grpc as telemetry_grpc
 from ia_modules import stack
 from ia_modules.client import Client, to_struct
+
+from e2e_http import json_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -80,38 +80,49 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def wait_for_trace(telemetry: telemetry_grpc.TelemetryServiceStub, trace_id: str, expected: int) -> Any:
-    """Polls until the trace holds `expected` spans: spans arrive in batches, after the run."""
+def poll_trace(telemetry: telemetry_grpc.TelemetryServiceStub, trace_id: str, whole: Any, missing: Any) -> Any:
+    """Polls until `whole(trace)` holds (spans arrive in batches, after the run); the trace.
+    `missing(trace)` says what was still missing if it never does."""
     deadline = time.monotonic() + 30
+    trace = None
     while True:
         try:
             trace = telemetry.GetTrace(telemetry_requests.GetTraceRequest(trace_id=trace_id), timeout=10).trace
-            if len(trace.spans) >= expected:
+            if whole(trace):
                 return trace
         except grpc.RpcError as error:
             if error.code() is not grpc.StatusCode.NOT_FOUND:
                 raise
-        assert time.monotonic() < deadline, f"trace {trace_id} did not arrive whole in time"
+        assert time.monotonic() < deadline, f"trace {trace_id} did not arrive whole in time: {missing(trace)}"
         time.sleep(0.1)
+
+
+def wait_for_trace(telemetry: telemetry_grpc.TelemetryServiceStub, trace_id: str, expected: int) -> Any:
+    """The trace, once it holds `expected` spans."""
+    return poll_trace(
+        telemetry,
+        trace_id,
+        lambda trace: len(trace.spans) >= expected,
+        lambda trace: f"{len(trace.spans) if trace else 0} of {expected} spans",
+    )
 
 
 def wait_for_spans(
     telemetry: telemetry_grpc.TelemetryServiceStub, trace_id: str, wanted: set[tuple[str, str, int]]
 ) -> dict[tuple[str, str, int], Any]:
-    """Polls until the trace holds a span of each (service, name, kind) wanted; its spans by those."""
-    deadline = time.monotonic() + 30
-    spans: dict[tuple[str, str, int], Any] = {}
-    while True:
-        try:
-            trace = telemetry.GetTrace(telemetry_requests.GetTraceRequest(trace_id=trace_id), timeout=10).trace
-            spans = {(s.service, s.name, s.kind): s for s in trace.spans}
-            if wanted <= spans.keys():
-                return spans
-        except grpc.RpcError as error:
-            if error.code() is not grpc.StatusCode.NOT_FOUND:
-                raise
-        assert time.monotonic() < deadline, f"trace {trace_id} lacks {wanted - spans.keys()}; it has {list(spans)}"
-        time.sleep(0.1)
+    """The trace's spans by (service, name, kind), once it holds one of each wanted."""
+
+    def spans(trace: Any) -> dict[tuple[str, str, int], Any]:
+        return {(s.service, s.name, s.kind): s for s in trace.spans} if trace else {}
+
+    return spans(
+        poll_trace(
+            telemetry,
+            trace_id,
+            lambda trace: wanted <= spans(trace).keys(),
+            lambda trace: f"it lacks {wanted - spans(trace).keys()}; it has {list(spans(trace))}",
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -302,26 +313,10 @@ EXECUTE_STEP = "/ia.plugin.v1.PluginService/ExecuteStep"
 RESOLVE = "/ia.pluginhost.v1.PluginHostService/ResolvePlugin"
 
 
-class _Greeting(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        payload = b'{"greeting": "hello"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
 def greeting_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Greeting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/greeting"
-    server.shutdown()
-    server.server_close()
+    with json_server({"greeting": "hello"}, "/greeting") as url:
+        yield url
 
 
 def test_a_plugin_steps_own_span_is_in_the_runs_trace_under_the_executors_call(
