@@ -210,7 +210,8 @@ async def _exported_trace(address: str) -> dict[str, int] | None:
                 break
             seen = (traces[0].trace_id, traces[0].span_count) if traces else None
             await asyncio.sleep(0.6)
-        trace = (await stub.GetTrace(request_response_pb2.GetTraceRequest(trace_id=traces[0].trace_id), timeout=10)).trace
+        newest = request_response_pb2.GetTraceRequest(trace_id=traces[0].trace_id)
+        trace = (await stub.GetTrace(newest, timeout=10)).trace
     by_service: dict[str, int] = {}
     for span in trace.spans:
         by_service[span.service] = by_service.get(span.service, 0) + 1

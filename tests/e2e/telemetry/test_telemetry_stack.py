@@ -322,7 +322,8 @@ def greeting_url() -> Iterator[str]:
 def test_a_plugin_steps_own_span_is_in_the_runs_trace_under_the_executors_call(
     channel, client: Client, endpoint: str, pipeline_name: str, greeting_url: str
 ) -> None:
-    client.create_pipeline({"name": pipeline_name, "steps": [{"id": "fetch", "plugin": "http_request", "config": {"url": greeting_url}}]})  # fmt: skip
+    fetch = {"id": "fetch", "plugin": "http_request", "config": {"url": greeting_url}}
+    client.create_pipeline({"name": pipeline_name, "steps": [fetch]})
     run_id, trace_id, _ = traced_run(channel, client, pipeline_name, {})
     telemetry = telemetry_grpc.TelemetryServiceStub(channel)
 

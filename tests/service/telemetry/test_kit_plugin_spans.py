@@ -219,6 +219,6 @@ def test_spans_forwarded_while_the_queue_shuts_down_are_counted(captured: Captur
 def test_tracing_on_says_whether_plugin_calls_carry_a_trace(
     captured: CapturingExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert kit_telemetry.tracing_on()
+    assert kit_telemetry.tracing_configured()
     monkeypatch.setattr(kit_telemetry, "_client_instrumentor", None)
-    assert not kit_telemetry.tracing_on()
+    assert not kit_telemetry.tracing_configured()

@@ -30,7 +30,7 @@ from ia_modules.plugin import CallInfo, Kind, PluginClient
 from ia_modules.plugin.host import PluginHostClient
 from ia_service_kit.identity import outgoing_metadata
 from ia_service_kit.logging import get_logger
-from ia_service_kit.telemetry import client_call_span, forward_spans, tracing_on, uninstrumented_channel
+from ia_service_kit.telemetry import client_call_span, forward_spans, tracing_configured, uninstrumented_channel
 
 from ia_executor import records
 from ia_executor.work import StepError
@@ -239,7 +239,7 @@ class PluginRunner:
                 answer.endpoint,
                 timeout_s=None,
                 open_channel=uninstrumented_channel,
-                on_spans=forward_spans if tracing_on() else None,
+                on_spans=forward_spans if tracing_configured() else None,
             )
         limits = answer.limits
         if limits.max_concurrency > 0 and name not in self._slots:

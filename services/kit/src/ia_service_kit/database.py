@@ -2,7 +2,9 @@
 
 Stores use Core constructs only (no SQLite-only SQL), so the same store runs on
 both. On SQLite, a checkpointer thread copies the write-ahead log back into the
-database file (`_Checkpointer`), so that work never lands inside a commit. Each service brings an ordered list of migrations; they are applied in one
+database file (`_Checkpointer`), so that work never lands inside a commit.
+
+Each service brings an ordered list of migrations; they are applied in one
 transaction when the database opens, and recorded per service in
 `schema_migrations`, so several services can share one PostgreSQL database.
 
@@ -277,12 +279,19 @@ class _Checkpointer:
 
     def _run(self) -> None:
         connection = sqlite3.connect(self._path, isolation_level=None)
+        failing = False
         try:
             while not self._stop.wait(self._interval_s):
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as error:  # the next round tries again
-                    log.warning("checkpoint failed", path=self._path, error=str(error))
+                except sqlite3.Error as error:  # the next round tries again; said once, not twice a second
+                    if not failing:
+                        log.warning("checkpoints failing", path=self._path, error=str(error))
+                    failing = True
+                else:
+                    if failing:
+                        log.info("checkpoints working again", path=self._path)
+                    failing = False
         finally:
             connection.close()
 

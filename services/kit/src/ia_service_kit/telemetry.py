@@ -100,7 +100,7 @@ __all__ = [
     "positive_number",
     "server_interceptors",
     "serve_metrics",
-    "tracing_on",
+    "tracing_configured",
     "uninstrumented_channel",
 ]
 
@@ -482,7 +482,7 @@ def configure_tracing(
     return Tracing(queue)
 
 
-def tracing_on() -> bool:
+def tracing_configured() -> bool:
     """True when this process traces its calls (configure_tracing ran and telemetry is on)."""
     return _client_instrumentor is not None
 
