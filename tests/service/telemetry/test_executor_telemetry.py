@@ -224,6 +224,28 @@ async def test_gauges_follow_steps_in_flight_and_people_being_waited_for(executo
     assert after == (0, 0, 0, 0)
 
 
+async def test_an_ended_attempt_is_recorded_while_the_run_goes_on(executor_with, spans) -> None:
+    # Ending an attempt's span and histogram waits for the next step's call to leave,
+    # not for the run to end.
+    runner = Runner({"slow": ["hang"]})
+    executor = await executor_with(runner)
+    pipeline = definition("settling", [{"id": "first", "type": "pass"}, {"id": "slow", "plugin": "p"}], [("first", "slow")])
+    await executor.StartRun(rr.StartRunRequest(definition=pipeline))
+    await asyncio.wait_for(runner.started.wait(), 10)
+    names: list[str] = []
+    for _ in range(200):
+        spans.flush()
+        names = [span.name for span in spans.get_finished_spans()]
+        if "step first" in names:
+            break
+        await asyncio.sleep(0.01)
+
+    assert "step first" in names
+    assert "step slow" not in names and "run settling" not in names
+    assert sample("pipeline_step_duration_seconds_count", pipeline="settling", step="first", status="succeeded") == 1
+    runner.release.set()
+
+
 @pytest.fixture
 def black_hole() -> Iterator[str]:
     """A TCP port that accepts connections and never answers: a hung collector."""

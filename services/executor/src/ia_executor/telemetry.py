@@ -21,10 +21,18 @@ Spans:
 Attributes: run_id, pipeline, step_id, attempt, iteration, status (lowercase
 state) and `ia.kind` (run, step, condition); the telemetry service derives its
 pipeline metric points from these.
+
+A decision's spans open at once (the work it starts runs under them) and its
+gauges move at once. Ending the attempts it ended (their spans, step histograms,
+error counts and condition spans) waits `SETTLE_DELAY_S`: by then the next
+step's call is on its way, and the executor records them while the plugin
+works instead of before the call leaves. Times are the events' own, so nothing
+recorded changes; the run's final decision settles everything at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -64,6 +72,9 @@ _SCOPE = InstrumentationScope("ia_executor")
 _CONDITION_ERRORS = frozenset({ErrorKind.CEL_ERROR, ErrorKind.CONDITION_ERROR})
 # A step attempt is under way in these states; any other state ends it.
 _UNDER_WAY = frozenset({StepState.RUNNING, StepState.WAITING})
+
+SETTLE_DELAY_S = 0.0005
+"""How long ended attempts wait to be recorded: longer than it takes the next step's call to go out."""
 
 
 def _ns(seconds: float) -> int:
@@ -105,6 +116,9 @@ class RunTelemetry:
         self._tasks: dict[str, tuple[str, int]] = {}
         # The state this run counts under in pipeline_runs_active ("" for none).
         self._state = ""
+        # Attempts that ended, to be recorded by `settle` (see the module docstring).
+        self._ended: list[tuple[_Attempt, StepStateChanged, int, dict[tuple[str, str], str], ExecutionError | None]] = []
+        self._settling: asyncio.TimerHandle | None = None
 
     # ----- the hooks ActiveRun calls ---------------------------------------------------------
 
@@ -131,6 +145,17 @@ class RunTelemetry:
                 PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
             elif isinstance(event, TaskClosed):
                 self._task_closed(event.key)
+        if self._ended and self._settling is None:
+            self._settling = asyncio.get_running_loop().call_later(SETTLE_DELAY_S, self.settle)
+
+    def settle(self) -> None:
+        """Records the attempts that ended so far: spans, step histograms, errors, conditions."""
+        if self._settling is not None:
+            self._settling.cancel()
+            self._settling = None
+        ended, self._ended = self._ended, []
+        for attempt, event, at_ns, missed, condition_error in ended:
+            self._record_end(attempt, event, at_ns, missed, condition_error)
 
     def resumed(self, scheduler: Scheduler, now: float) -> None:
         """After a restart: a new run span, and open attempts for the steps still under way."""
@@ -157,6 +182,7 @@ class RunTelemetry:
 
     def stopped(self) -> None:
         """The process stops driving the run (shutdown): its gauges go down, its spans end."""
+        self.settle()
         for key in list(self._tasks):
             self._task_closed(key)
         for attempt in self._attempts.values():
@@ -209,6 +235,7 @@ class RunTelemetry:
         if self._run_span is None:
             self._open_run(event.time, at_ns)
         assert self._run_span is not None
+        self.settle()
         for attempt in self._attempts.values():
             attempt.span.set_attribute("status", "cancelled")
             attempt.span.end(end_time=at_ns)
@@ -271,6 +298,18 @@ class RunTelemetry:
             attempt = _Attempt(self._step_span(event.step_id, event.iteration, event.attempt, at_ns), event.time)
         else:
             self._parallel.dec()
+        for task_key in [k for k, where in self._tasks.items() if where == key]:
+            self._task_closed(task_key)
+        self._ended.append((attempt, event, at_ns, missed, condition_error))
+
+    def _record_end(
+        self,
+        attempt: _Attempt,
+        event: StepStateChanged,
+        at_ns: int,
+        missed: dict[tuple[str, str], str],
+        condition_error: ExecutionError | None,
+    ) -> None:
         status = "failed" if event.state is StepState.RETRYING else event.state.value.lower()
         span = attempt.span
         span.set_attribute("status", status)
@@ -284,8 +323,6 @@ class RunTelemetry:
                 self.pipeline, event.step_id, status
             )
         duration.observe(max(event.time - attempt.start, 0.0))
-        for task_key in [k for k, where in self._tasks.items() if where == key]:
-            self._task_closed(task_key)
         if event.state is StepState.SUCCEEDED:
             self._conditions(event, at_ns, span, missed, condition_error)
 
