@@ -18,8 +18,14 @@ checkpoints, SQLite in its own temporary data folder.
 - The same 20-step chain of built-in `pass` steps, where nothing but our own
   code runs, so the overhead is the largest share it can be; for reference.
 
-The stacks take turns in blocks of a few runs (on, off, then off, on), so a
-slow moment of the machine lands on both.
+The stacks take turns in blocks of a few runs (on, off, control, then off,
+control, on, ...), so a slow moment of the machine lands on all of them. The
+control is a second telemetry-off stack, measured like the others: its ratio to
+the first is the noise floor of the comparison (two alike stacks differ by a
+few percent, from where their processes and memory land). Every process gets
+the same PYTHONHASHSEED, so the stacks do not differ in how their dicts and
+sets are laid out, which moved a stack's p50 by up to 3% from one start to the
+next.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ STEPS = 20
 STEP_CPU_MS = 1.0
 BLOCK = 10
 TARGET = 1.02
+HASH_SEED = "0"
 
 # The step class, written for the original library's Step API: a plain class
 # is enough, the step runner builds it as `StepClass(name, config)`.
@@ -80,6 +87,7 @@ def run(quick: bool = False) -> dict:
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("OTEL_", "IA_TELEMETRY", "IA_METRICS", "IA_DATABASE_URL",
                                      "IA_PLUGIN", "IA_REMOTE_PLUGINS", "IA_STEPS_PATH"))}
+        base["PYTHONHASHSEED"] = HASH_SEED
 
         telemetry_dir = _folder(root, "telemetry")
         collector = servers.enter_context(ServerProcess(
@@ -88,6 +96,7 @@ def run(quick: bool = False) -> dict:
         stacks = {
             "on": {"IA_TELEMETRY_ADDRESS": collector.address, "IA_METRICS_PORT": "0"},
             "off": {"IA_TELEMETRY": "off"},
+            "control": {"IA_TELEMETRY": "off"},
         }
         executors = {}
         for name, telemetry_env in stacks.items():
@@ -122,6 +131,9 @@ def run(quick: bool = False) -> dict:
         figures.append(Figure(
             f"{label}, telemetry cost per step ((on p50 - off p50) / {STEPS})", "ms",
             (median(on) - median(off)) / STEPS * ms, samples=runs))
+        figures.append(Figure(
+            f"{label}, control: a second telemetry-off stack vs the first (p50)", "ms",
+            median(samples[kind]["control"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
     figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
     notes = [
         f"StartRun + WatchRun to the end, one run at a time; the stacks take turns in blocks of {BLOCK} runs. "
@@ -181,7 +193,8 @@ async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
                         succeeded = await whole_run(stubs[name], request)
                         samples[kind][name].append(time.perf_counter() - start)
                         failed += not succeeded
-            order.reverse()
+            # Each stack takes each place in the turn, first to last.
+            order = order[1:] + order[:1] if block // BLOCK % 2 else order[::-1]
     finally:
         for channel in channels.values():
             await channel.close()
