@@ -18,14 +18,17 @@ checkpoints, SQLite in its own temporary data folder.
 - The same 20-step chain of built-in `pass` steps, where nothing but our own
   code runs, so the overhead is the largest share it can be; for reference.
 
-The stacks take turns in blocks of a few runs (on, off, control, then off,
-control, on, ...), so a slow moment of the machine lands on all of them. The
-control is a second telemetry-off stack, measured like the others: its ratio to
-the first is the noise floor of the comparison (two alike stacks differ by a
-few percent, from where their processes and memory land). Every process gets
-the same PYTHONHASHSEED, so the stacks do not differ in how their dicts and
-sets are laid out, which moved a stack's p50 by up to 3% from one start to the
-next.
+Comparing two stacks compares two sets of processes as well, and alike stacks
+differ by a few percent. So:
+
+- the stacks take turns in blocks of a few runs (on, off, control, then
+  control, off, on, ...), so a slow moment of the machine lands on all of them;
+- the runs are split over a few rounds, each starting the stacks afresh and in
+  another order (a stack started later ran 2-3% faster than one started first);
+- every process gets the same PYTHONHASHSEED, so the stacks do not differ in how
+  their dicts and sets are laid out;
+- the control is a second telemetry-off stack, measured like the others: its
+  ratio to the first is the noise floor of the comparison.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from servers import ServerProcess, whole_run
 STEPS = 20
 STEP_CPU_MS = 1.0
 BLOCK = 10
+ROUNDS = 3
 TARGET = 1.02
 HASH_SEED = "0"
 
@@ -98,24 +102,38 @@ def run(quick: bool = False) -> dict:
             "off": {"IA_TELEMETRY": "off"},
             "control": {"IA_TELEMETRY": "off"},
         }
-        executors = {}
-        for name, telemetry_env in stacks.items():
-            host_dir, executor_dir = _folder(root, f"{name}-host"), _folder(root, f"{name}-executor")
-            plugins_dir = _folder(root, f"{name}-plugins")
-            host = servers.enter_context(ServerProcess(
-                [sys.executable, "-m", "ia_plugins.server", "--port", "0"],
-                env=dict(base, **telemetry_env, IA_DATA_DIR=str(host_dir), IA_PLUGINS_DIR=str(plugins_dir),
-                         IA_STEPS_PATH=str(steps_path), IA_PLUGINS_ENTRY_POINTS="0"),
-                cwd=host_dir))
-            executor = servers.enter_context(ServerProcess(
-                [sys.executable, "-m", "ia_executor.server", "--port", "0"],
-                env=dict(base, **telemetry_env, IA_DATA_DIR=str(executor_dir),
-                         IA_PLUGIN_HOST_ADDRESS=host.address),
-                cwd=executor_dir))
-            executors[name] = executor.address
-            progress(f"telemetry {name}: executor on {executor.address}, plugin host on {host.address}")
         progress(f"telemetry service on {collector.address}")
-        samples, failed = asyncio.run(_measure(executors, runs))
+        samples = {kind: {name: [] for name in stacks} for kind in ("cpu", "pass")}
+        failed = 0
+        for round_ in range(ROUNDS):
+            # Each round starts its stacks afresh, each time in another order: a stack
+            # started later ran a few percent faster than one started first.
+            names = list(stacks)[round_:] + list(stacks)[:round_]
+            with ExitStack() as round_servers:
+                executors = {}
+                for name in names:
+                    place = _folder(root, f"{name}-{round_}")
+                    host_dir, executor_dir = _folder(place, "host"), _folder(place, "executor")
+                    host = round_servers.enter_context(ServerProcess(
+                        [sys.executable, "-m", "ia_plugins.server", "--port", "0"],
+                        env=dict(base, **stacks[name], IA_DATA_DIR=str(host_dir),
+                                 IA_PLUGINS_DIR=str(_folder(place, "plugins")),
+                                 IA_STEPS_PATH=str(steps_path), IA_PLUGINS_ENTRY_POINTS="0"),
+                        cwd=host_dir))
+                    executor = round_servers.enter_context(ServerProcess(
+                        [sys.executable, "-m", "ia_executor.server", "--port", "0"],
+                        env=dict(base, **stacks[name], IA_DATA_DIR=str(executor_dir),
+                                 IA_PLUGIN_HOST_ADDRESS=host.address),
+                        cwd=executor_dir))
+                    executors[name] = executor.address
+                    progress(f"round {round_ + 1}/{ROUNDS}, telemetry {name}: executor on {executor.address}, "
+                             f"plugin host on {host.address}")
+                share = runs // ROUNDS + (round_ < runs % ROUNDS)
+                round_samples, round_failed = asyncio.run(_measure(executors, share))
+            failed += round_failed
+            for kind, by_stack in round_samples.items():
+                for name, taken in by_stack.items():
+                    samples[kind][name].extend(taken)
         exported = asyncio.run(_exported_trace(collector.address))
 
     ms = 1000.0
@@ -136,7 +154,8 @@ def run(quick: bool = False) -> dict:
             median(samples[kind]["control"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
     figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
     notes = [
-        f"StartRun + WatchRun to the end, one run at a time; the stacks take turns in blocks of {BLOCK} runs. "
+        f"StartRun + WatchRun to the end, one run at a time, over {ROUNDS} rounds of freshly started stacks; "
+        f"the stacks take turns in blocks of {BLOCK} runs. "
         "The 1 ms steps are a Python step class run by the sandboxed python_step plugin; client, "
         "services and plugins share the machine's cores, so the `on` side also pays for the telemetry "
         "service taking in the spans",
