@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -85,6 +85,26 @@ def _record_error(span: Span, error: ExecutionError) -> None:
     span.set_status(Status(StatusCode.ERROR, f"{error.kind}: {error.message}"))
     span.add_event("exception", {"exception.type": error.kind, "exception.message": error.message})
     span.set_attribute("error_type", error.kind)
+
+
+class _Current:
+    """Makes `span` current within a `with` block. Unlike `trace.use_span` it records
+    nothing: the block only starts the attempt's work, whose errors the run records."""
+
+    __slots__ = ("_context", "_token")
+
+    def __init__(self, span: Span) -> None:
+        self._context = trace.set_span_in_context(span)
+        self._token: Any = None
+
+    def __enter__(self) -> None:
+        self._token = otel_context.attach(self._context)
+
+    def __exit__(self, *exc_info: object) -> None:
+        otel_context.detach(self._token)
+
+
+_NO_SPAN = contextlib.nullcontext()
 
 
 class _Attempt:
@@ -170,15 +190,10 @@ class RunTelemetry:
             self._tasks[key] = (step_id, iteration)
             PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
 
-    @contextlib.contextmanager
-    def attempt(self, step_id: str, iteration: int) -> Iterator[None]:
+    def attempt(self, step_id: str, iteration: int) -> contextlib.AbstractContextManager[None]:
         """Makes the attempt's span current, so the work started under it is its child."""
         attempt = self._attempts.get((step_id, iteration))
-        if attempt is None:
-            yield
-            return
-        with trace.use_span(attempt.span, end_on_exit=False):
-            yield
+        return _NO_SPAN if attempt is None else _Current(attempt.span)
 
     def stopped(self) -> None:
         """The process stops driving the run (shutdown): its gauges go down, its spans end."""
@@ -383,7 +398,7 @@ class _Off:
         """Nothing to record."""
 
     def attempt(self, step_id: str, iteration: int) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+        return _NO_SPAN
 
     def stopped(self) -> None:
         """Nothing to release."""

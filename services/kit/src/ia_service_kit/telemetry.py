@@ -565,7 +565,7 @@ def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]
     service, _, method = full_method.lstrip("/").partition("/")
     attributes = {
         "rpc.system": "grpc",
-        "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+        "rpc.grpc.status_code": _OK_CODE,
         "rpc.method": method,
         "rpc.service": service,
     }
@@ -589,6 +589,7 @@ def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]
 
 
 _CLIENT_SCOPE = InstrumentationScope("ia_service_kit.telemetry.client")
+_OK_CODE = grpc.StatusCode.OK.value[0]  # an enum's value is looked up in Python each time
 
 
 # ----- gRPC server instrumentation ---------------------------------------------------------
