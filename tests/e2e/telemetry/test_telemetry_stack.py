@@ -320,10 +320,12 @@ def greeting_url() -> Iterator[str]:
 
 
 def test_a_plugin_steps_own_span_is_in_the_runs_trace_under_the_executors_call(
-    channel, client: Client, endpoint: str, pipeline_name: str, greeting_url: str
+    ia_stack: stack.StackStatus, channel, client: Client, endpoint: str, pipeline_name: str, greeting_url: str
 ) -> None:
     fetch = {"id": "fetch", "plugin": "http_request", "config": {"url": greeting_url}}
     client.create_pipeline({"name": pipeline_name, "steps": [fetch]})
+    calls = ("plugin_call_duration_seconds_count", {"plugin": "http_request", "method": "ExecuteStep", "status": "OK"})
+    before = value(scrape(metrics_port(ia_stack, "executor")), calls[0], **calls[1])
     run_id, trace_id, _ = traced_run(channel, client, pipeline_name, {})
     telemetry = telemetry_grpc.TelemetryServiceStub(channel)
 
@@ -345,6 +347,9 @@ def test_a_plugin_steps_own_span_is_in_the_runs_trace_under_the_executors_call(
     assert called.attributes["rpc.grpc.status_code"] == 0
     assert result.returncode == 0, result.stderr
     assert re.search(r"[└├]─ /ia\.plugin\.v1\.PluginService/ExecuteStep \([\d.]+m?s\)  plugin io", result.stdout)
+    # The executor timed its call; the plugin host reports the plugin's process as running.
+    assert value(scrape(metrics_port(ia_stack, "executor")), calls[0], **calls[1]) - before == 1
+    assert value(scrape(metrics_port(ia_stack, "plugin_host")), "plugin_processes_running", plugin="io") == 1
 
 
 def test_the_first_run_of_a_plugin_traces_its_resolution_by_the_plugin_host_and_a_failed_call(

@@ -11,6 +11,7 @@ from ia.executor.v1 import message_pb2
 from ia.executor.v1 import request_response_pb2 as rr
 from ia.pipeline.v1 import pipeline_pb2
 from ia_modules.engine.values import from_struct, to_struct
+from prometheus_client import REGISTRY
 
 pytestmark = [needs_sandbox, pytest.mark.xdist_group("plugins"), pytest.mark.asyncio(loop_scope="module")]
 
@@ -28,6 +29,11 @@ async def run(executor, steps, inputs=None, transitions=None) -> tuple[message_p
     run_id = (await executor.StartRun(request)).run.run_id
     events = [response.event async for response in executor.WatchRun(rr.WatchRunRequest(run_id=run_id))]
     return (await executor.GetRun(rr.GetRunRequest(run_id=run_id))).run, events
+
+
+def sample(name: str, **labels: str) -> float:
+    """A metric of this process (the executor and the plugin host share it here)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def state(run: message_pb2.Run) -> str:
@@ -115,10 +121,25 @@ async def test_a_condition_plugin_given_a_bad_config_fails_the_run_with_conditio
     assert "threshold_condition" in finished.error.message and "INVALID_CONFIG" in finished.error.message
 
 
+async def test_each_plugin_call_is_timed_by_plugin_method_and_status(executor) -> None:
+    calls = "plugin_call_duration_seconds_count"
+    shouted = {"plugin": "t_shout", "method": "ExecuteStep", "status": "OK"}
+    refused = {"plugin": "t_scale", "method": "ExecuteStep", "status": "INVALID_ARGUMENT"}
+    before = sample(calls, **shouted), sample(calls, **refused)
+
+    await run(executor, [{"id": "shout", "plugin": "t_shout"}], {"text": "hi"})
+    await run(executor, [{"id": "scale", "plugin": "t_scale", "config": {"factor": "ten"}}], {"value": 1})
+
+    assert (sample(calls, **shouted) - before[0], sample(calls, **refused) - before[1]) == (1, 1)
+
+
 async def test_a_plugin_that_crashes_mid_call_is_retried_on_its_restarted_process(executor) -> None:
+    restarts = sample("plugin_restarts_total", plugin="testkit", reason="exited")
     step = {"id": "fragile", "plugin": "t_crash_once", "retry": {"max_attempts": 2, "initial_delay_s": 0.1}}
     finished, events = await run(executor, [step])
 
+    assert sample("plugin_restarts_total", plugin="testkit", reason="exited") - restarts == 1
+    assert sample("plugin_processes_running", plugin="testkit") == 1
     assert state(finished) == "SUCCEEDED"
     assert step_states(finished)["fragile"] == ("SUCCEEDED", 2)
     assert output(finished, "fragile") == {"survived": True, "attempt": 2}

@@ -10,6 +10,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from plugin_host_testing import FIXTURES, host_settings, needs_sandbox, start_host, with_supervision
+from prometheus_client import REGISTRY
 
 from ia_modules.errors import IAError
 from ia_modules.plugin import PluginClient
@@ -204,6 +205,7 @@ async def test_the_circuit_breaker_stops_restarting_a_plugin_that_keeps_crashing
                     await client.execute_step("crash", timeout_s=20)
             assert await process.wait_for(lambda p: p.health is Health.FAILED, 30)
             assert process.last_error.startswith("circuit breaker open: crashed 2 times within 60s")
+            assert REGISTRY.get_sample_value("plugin_processes_running", {"plugin": "probe"}) == 0
             with pytest.raises(IAError) as unavailable:
                 await hosts.resolve("crash")
             assert unavailable.value.code is grpc.StatusCode.UNAVAILABLE
@@ -222,6 +224,8 @@ async def test_a_plugin_that_stops_answering_health_checks_is_restarted(tmp_path
             where = await hosts.resolve("spin")
         process = host.process("probe")
         assert process is not None
+        unhealthy = {"plugin": "probe", "reason": "unhealthy"}
+        restarts = REGISTRY.get_sample_value("plugin_restarts_total", unhealthy) or 0.0
         async with PluginClient(where.endpoint) as client:
             # Its call deadline (10 s) is far off: the missed health checks end it first.
             with pytest.raises(IAError) as lost:
@@ -229,6 +233,7 @@ async def test_a_plugin_that_stops_answering_health_checks_is_restarted(tmp_path
             assert lost.value.code is grpc.StatusCode.UNAVAILABLE
             assert await process.wait_for(lambda p: p.restarts == 1 and p.health is Health.SERVING, 30)
             assert process.last_error.startswith("stopped answering health checks (2 in a row")
+            assert REGISTRY.get_sample_value("plugin_restarts_total", unhealthy) - restarts == 1
             assert (await client.execute_step("whoami", timeout_s=20)).output["pid"] == 2
     finally:
         await server.stop(1)

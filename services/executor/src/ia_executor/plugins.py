@@ -8,6 +8,9 @@ Answers are cached per plugin and asked again after the plugin was unavailable
 
 The logs and progress a step plugin streams become the run's StepLog and
 StepProgress events, in order, before the step's result is reported.
+
+Each call's duration goes to `plugin_call_duration_seconds{plugin,method,status}`
+(unless IA_TELEMETRY=off): the executor is the caller of every plugin call.
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ from ia_modules.plugin import CallInfo, Kind, PluginClient
 from ia_modules.plugin.host import PluginHostClient
 from ia_service_kit.identity import outgoing_metadata
 from ia_service_kit.logging import get_logger
-from ia_service_kit.telemetry import client_call_span, forward_spans, tracing_configured, uninstrumented_channel
+from ia_service_kit.telemetry import (
+    PLUGIN_CALL_DURATION,
+    client_call_span,
+    forward_spans,
+    telemetry_enabled,
+    tracing_configured,
+    uninstrumented_channel,
+)
 
 from ia_executor import records
 from ia_executor.work import StepError
@@ -77,6 +87,37 @@ def step_error(error: IAError, what: str) -> StepError:
     if details and details not in error.message:
         message += f" ({details})"
     return StepError(kind, message)
+
+
+class _CallDuration:
+    """Observes one call's duration in plugin_call_duration_seconds, by how it ended."""
+
+    __slots__ = ("_histograms", "_method", "_plugin", "_start")
+
+    def __init__(self, histograms: dict[tuple[str, str, str], Any], plugin: str, method: str) -> None:
+        self._histograms = histograms
+        self._plugin = plugin
+        self._method = method
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if error is None:
+            status = "OK"
+        elif isinstance(error, IAError):
+            status = error.code.name
+        elif isinstance(error, asyncio.CancelledError):  # the run stopped waiting (cancelled, say)
+            status = "CANCELLED"
+        else:
+            status = "UNKNOWN"
+        key = (self._plugin, self._method, status)
+        histogram = self._histograms.get(key)
+        if histogram is None:
+            # A child per plugin, method and status, looked up once (labels() costs a lock and a dict).
+            histogram = self._histograms[key] = PLUGIN_CALL_DURATION.labels(*key)
+        histogram.observe(time.perf_counter() - self._start)
 
 
 @dataclass
@@ -149,6 +190,8 @@ class PluginRunner:
         self._resolved: dict[tuple[str, Kind], _Resolved] = {}
         self._clients: dict[str, PluginClient] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        # None when IA_TELEMETRY=off: no metric is recorded.
+        self._durations: dict[tuple[str, str, str], Any] | None = {} if telemetry_enabled() else None
 
     async def close(self) -> None:
         """Closes the channels to the host and to every plugin."""
@@ -172,7 +215,7 @@ class PluginRunner:
         relay = None if self._report is None else _Relay(self._report, run_id, action.step_id, action.iteration)
         try:
             async with self._calling(name, Kind.STEP, what) as plugin:
-                with client_call_span(_EXECUTE_STEP) as metadata:
+                with self._timed(name, "ExecuteStep"), client_call_span(_EXECUTE_STEP) as metadata:
                     outcome = await plugin.client.execute_step(
                         name,
                         config,
@@ -192,7 +235,7 @@ class PluginRunner:
         call = CallInfo(_run_id(action.key), step_id=action.step_id, idempotency_key=action.key)
         # The engine's CONDITION_ERROR names the transition and the plugin.
         async with self._calling(action.plugin, Kind.CONDITION, "") as plugin:
-            with client_call_span(_EVALUATE_CONDITION) as metadata:
+            with self._timed(action.plugin, "EvaluateCondition"), client_call_span(_EVALUATE_CONDITION) as metadata:
                 answer = await plugin.client.evaluate_condition(
                     action.plugin,
                     action.config,
@@ -246,6 +289,12 @@ class PluginRunner:
             self._slots[name] = asyncio.Semaphore(limits.max_concurrency)
         plugin = self._resolved[(name, kind)] = _Resolved(client, limits.call_timeout_s)
         return plugin
+
+    def _timed(self, plugin: str, method: str) -> contextlib.AbstractContextManager[None]:
+        """Times the call (plugin_call_duration_seconds), unless telemetry is off."""
+        if self._durations is None:
+            return contextlib.nullcontext()
+        return _CallDuration(self._durations, plugin, method)
 
     def _timeout(self, plugin: _Resolved, deadline: float | None) -> float | None:
         limits = [plugin.call_timeout_s] if plugin.call_timeout_s > 0 else []

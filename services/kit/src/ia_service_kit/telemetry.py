@@ -18,8 +18,9 @@ exporter sends it in the same request. That is how a plugin's span reaches the
 collector, in the run's trace.
 
 Metrics: the names below are the project's metric catalog (DESIGN.md §7), shared
-by every service: the executor records the pipeline metrics, the plugin host the
-plugin ones. Each process serves them on `/metrics` for Prometheus.
+by every service: the executor records the pipeline metrics and the duration of
+its calls into plugins, the plugin host its processes' restarts and whether they
+run. Each process serves them on `/metrics` for Prometheus.
 
 Environment:
 
@@ -157,13 +158,14 @@ PIPELINE_HUMAN_TASKS_WAITING = Gauge(
 )
 PLUGIN_CALL_DURATION = Histogram(
     "plugin_call_duration_seconds",
-    "Calls from the plugin host into a plugin, by method and gRPC status code name.",
+    "Calls into a plugin (the executor calls plugin processes directly), by method and gRPC status code name"
+    " (CANCELLED also when the run stopped waiting for the call).",
     ["plugin", "method", "status"],
     buckets=_STEP_BUCKETS,
 )
 PLUGIN_RESTARTS = Counter(
     "plugin_restarts",
-    "Plugin processes restarted, by why (exited, unhealthy, ...).",
+    "Plugin processes restarted, by why they went away (exited, or unhealthy: no answer to health checks).",
     ["plugin", "reason"],
 )
 PLUGIN_PROCESSES_RUNNING = Gauge("plugin_processes_running", "Plugin processes running and healthy.", ["plugin"])

@@ -13,6 +13,10 @@ A `LocalProcess` is started by the host and kept running:
   opens: FAILED, no more restarts;
 - stop: SIGTERM, then SIGKILL after `stop_grace_s`.
 
+Metrics: `plugin_processes_running{plugin}` is 1 while a process serves and 0
+otherwise; `plugin_restarts_total{plugin,reason}` counts restarts by why the
+process went away (`exited`, or `unhealthy`: it stopped answering health checks).
+
 A `RemoteProcess` runs elsewhere (a sidecar); the host only checks its health
 and asks it what it serves.
 """
@@ -37,6 +41,7 @@ from ia_plugins.launcher import Launcher
 from ia_plugins.model import Health, Isolation, Source
 from ia_plugins.settings import Supervision
 from ia_service_kit.logging import get_logger
+from ia_service_kit.telemetry import PLUGIN_PROCESSES_RUNNING, PLUGIN_RESTARTS
 
 log = get_logger(__name__)
 
@@ -110,6 +115,7 @@ class PluginProcess:
                 self.last_error = error
             if health is not Health.SERVING:
                 self.endpoint = ""
+            PLUGIN_PROCESSES_RUNNING.labels(self.name).set(1 if health is Health.SERVING else 0)
             self._changed.notify_all()
 
     async def _serving(self, endpoint: str, descriptors: list[message_pb2.PluginDescriptor]) -> None:
@@ -118,6 +124,7 @@ class PluginProcess:
             self.descriptors = descriptors
             self.start_time = datetime.now(UTC)
             self.health = Health.SERVING
+            PLUGIN_PROCESSES_RUNNING.labels(self.name).set(1)
             self._changed.notify_all()
 
     async def _pause(self, seconds: float) -> bool:
@@ -167,7 +174,7 @@ class LocalProcess(PluginProcess):
                 self._launching = False
             await self._serving(launched.target, launched.plugins)
             log.info("plugin serving", plugin=self.name, endpoint=launched.target, restarts=self.restarts)
-            ended = await self._watch(launched)
+            why, ended = await self._watch(launched)
             if self._stop.is_set():
                 return
             now = time.monotonic()
@@ -191,9 +198,10 @@ class LocalProcess(PluginProcess):
             if await self._pause(delay):
                 return
             self.restarts += 1
+            PLUGIN_RESTARTS.labels(self.name, why).inc()
 
-    async def _watch(self, launched: LaunchedPlugin) -> str:
-        """Returns why the process ended: it exited, stopped answering, or was stopped."""
+    async def _watch(self, launched: LaunchedPlugin) -> tuple[str, str]:
+        """Why the process ended (`exited`, `unhealthy` or `stopped`), and how, in words."""
         exited = asyncio.ensure_future(launched.wait())
         stopping = asyncio.ensure_future(self._stop.wait())
         misses = 0
@@ -206,18 +214,19 @@ class LocalProcess(PluginProcess):
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                     if exited.done():
-                        return f"process ended ({describe_exit(exited.result())})"
+                        return "exited", f"process ended ({describe_exit(exited.result())})"
                     if stopping.done():
                         code = await launched.stop(self.supervision.stop_grace_s)
                         log.info("plugin stopped", plugin=self.name, exit=describe_exit(code))
-                        return "stopped"
+                        return "stopped", "stopped"
                     if await client.health(timeout_s=self.supervision.health_timeout_s):
                         misses = 0
                         continue
                     misses += 1
                     if misses >= self.supervision.health_failures:
                         code = await launched.stop(self.supervision.stop_grace_s)
-                        return f"stopped answering health checks ({misses} in a row; {describe_exit(code)})"
+                        how = f"stopped answering health checks ({misses} in a row; {describe_exit(code)})"
+                        return "unhealthy", how
             finally:
                 for task in (exited, stopping):
                     task.cancel()
