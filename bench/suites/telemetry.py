@@ -1,11 +1,12 @@
 """telemetry: what tracing and metrics add to a whole run (issue 5).
 
-Two stacks run side by side on loopback, alike but for telemetry:
+Three stacks run side by side on loopback, alike but for telemetry:
 
+- on: the telemetry service, and the plugin host and executor sending their
+  spans to it (IA_TELEMETRY_ADDRESS) and serving `/metrics` (IA_METRICS_PORT=0);
 - off: plugin host and executor with IA_TELEMETRY=off (no interceptors, no
   spans, no `/metrics`);
-- on: the telemetry service, and the plugin host and executor sending their
-  spans to it (IA_TELEMETRY_ADDRESS) and serving `/metrics` (IA_METRICS_PORT=0).
+- control: another stack like `off` (see below).
 
 Each executor runs inline definitions (no registry) with its default durable
 checkpoints, SQLite in its own temporary data folder.
