@@ -116,6 +116,11 @@ class _Attempt:
         self.task_keys: list[str] = []
 
 
+# An attempt that ended, with what recording its end needs: the event, its time
+# (ns), the transitions its decision did not take (and why), and a condition's error.
+_Ended = tuple[_Attempt, StepStateChanged, int, dict[tuple[str, str], str], ExecutionError | None]
+
+
 class RunTelemetry:
     """The spans and metrics of one run, fed with each committed decision."""
 
@@ -137,7 +142,7 @@ class RunTelemetry:
         # The state this run counts under in pipeline_runs_active ("" for none).
         self._state = ""
         # Attempts that ended, to be recorded by `settle` (see the module docstring).
-        self._ended: list[tuple[_Attempt, StepStateChanged, int, dict[tuple[str, str], str], ExecutionError | None]] = []
+        self._ended: list[_Ended] = []
         self._settling: asyncio.TimerHandle | None = None
 
     # ----- the hooks ActiveRun calls ---------------------------------------------------------
