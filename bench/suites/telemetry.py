@@ -25,7 +25,7 @@ differ by a few percent. So:
 - the stacks take turns in blocks of a few runs (on, off, control, then
   control, off, on, ...), so a slow moment of the machine lands on all of them;
 - the runs are split over a few rounds, each starting the stacks afresh and in
-  another order (a stack started later ran 2-3% faster than one started first);
+  another order (a stack started later ran 1-3% faster than one started first);
 - every process gets the same PYTHONHASHSEED, so the stacks do not differ in how
   their dicts and sets are laid out;
 - the control is a second telemetry-off stack, measured like the others: its
