@@ -35,18 +35,23 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
             return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, json.load(error))
 
 
+def send_json(handler: BaseHTTPRequestHandler, answer: Any) -> None:
+    """Answers the handler's request with 200 and `answer` as JSON."""
+    payload = json.dumps(answer).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 @contextlib.contextmanager
 def json_server(answer: Any, path: str = "/") -> Iterator[str]:
     """Serves `answer` as JSON to every GET on loopback; yields the URL of `path`."""
-    payload = json.dumps(answer).encode()
 
     class Answer(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""

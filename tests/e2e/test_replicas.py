@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.server
-import json
 import os
 import signal
 import threading
@@ -30,6 +29,7 @@ import psycopg
 import pytest
 import test_runs
 import test_sdk
+from e2e_http import send_json
 
 from ia.executor.v1 import message_pb2 as executor_messages
 from ia_modules import stack
@@ -54,12 +54,7 @@ class _Ledger(http.server.BaseHTTPRequestHandler):
         with self.lock:
             self.keys.append(key)
         time.sleep(self.delay_s)
-        payload = json.dumps({"recorded": key}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, {"recorded": key})
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the test reads the ledger, not the log."""
