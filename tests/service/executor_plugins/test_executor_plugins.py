@@ -168,6 +168,10 @@ async def test_an_unknown_plugin_fails_the_step_clearly(executor) -> None:
     assert state(finished) == "FAILED"
     assert (finished.error.kind, finished.error.step_id) == ("PLUGIN_NOT_FOUND", "ghost")
     assert "no_such_plugin" in finished.error.message
+    # Only plugins the host resolved become label values: a definition cannot grow the metric.
+    families = [family for family in REGISTRY.collect() if family.name == "plugin_call_duration_seconds"]
+    timed = {sample.labels["plugin"] for family in families for sample in family.samples}
+    assert "no_such_plugin" not in timed
 
 
 async def test_an_unknown_step_class_fails_the_step_with_invalid_config(executor) -> None:
