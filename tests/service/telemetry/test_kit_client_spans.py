@@ -1,22 +1,23 @@
-"""Client spans written without an interceptor (`client_call_span`), as the executor's plugin calls use them."""
+"""Client spans written without an interceptor (`ClientCallSpan`), as the executor's plugin calls use them."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from test_kit_telemetry import PROBE, call, probe, spans  # noqa: F401  (fixtures)
 
 from ia_service_kit import telemetry as kit_telemetry
-from ia_service_kit.telemetry import client_call_span, uninstrumented_channel
+from ia_service_kit.telemetry import ClientCallSpan, uninstrumented_channel
 
 
 async def test_a_traced_call_is_a_client_span_under_the_caller_and_parent_of_the_server_span(probe, spans) -> None:
     tracer = trace.get_tracer("test")
     method = f"/{PROBE}/Echo"
     async with uninstrumented_channel(probe.address) as channel:
-        with tracer.start_as_current_span("caller") as caller, client_call_span(method) as metadata:
+        with tracer.start_as_current_span("caller") as caller, ClientCallSpan(method) as metadata:
             assert metadata is not None
             await channel.unary_unary(method)(b"hi", metadata=metadata)
     spans.flush()
@@ -37,7 +38,7 @@ async def test_a_traced_call_is_a_client_span_under_the_caller_and_parent_of_the
 async def test_a_failed_traced_call_marks_its_client_span(probe, spans) -> None:
     method = f"/{PROBE}/Missing"
     async with uninstrumented_channel(probe.address) as channel:
-        with pytest.raises(grpc.RpcError), client_call_span(method) as metadata:
+        with pytest.raises(grpc.RpcError), ClientCallSpan(method) as metadata:
             await channel.unary_unary(method)(b"", metadata=metadata)
     spans.flush()
 
@@ -57,5 +58,33 @@ async def test_the_uninstrumented_channel_adds_no_span_of_its_own(probe, spans) 
 
 def test_without_client_tracing_there_is_no_span_and_no_metadata(monkeypatch) -> None:
     monkeypatch.setattr(kit_telemetry, "_client_instrumentor", None)
-    with client_call_span(f"/{PROBE}/Echo") as metadata:
+    with ClientCallSpan(f"/{PROBE}/Echo") as metadata:
         assert metadata is None
+
+
+def test_the_metadata_is_the_w3c_trace_context_of_the_client_span(spans) -> None:
+    state = TraceState([("vendor", "x1")])
+    caller = SpanContext(0xA1B2, 0xC3D4, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED), trace_state=state)
+    with trace.use_span(trace.NonRecordingSpan(caller)), ClientCallSpan(f"/{PROBE}/Echo") as metadata:
+        assert metadata is not None
+        headers = dict(metadata)
+    spans.flush()
+
+    (client_span,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    span_id = client_span.context.span_id
+    assert headers == {"traceparent": f"00-{0xA1B2:032x}-{span_id:016x}-01", "tracestate": "vendor=x1"}
+    # What the SDK's own propagator reads back: the client span, sampled, with the trace state.
+    read = trace.get_current_span(TraceContextTextMapPropagator().extract(headers)).get_span_context()
+    assert (read.trace_id, read.span_id, read.trace_flags.sampled, read.trace_state) == (0xA1B2, span_id, True, state)
+
+
+def test_an_unsampled_caller_sends_an_unsampled_trace_context_and_records_nothing(spans) -> None:
+    caller = SpanContext(0xA1B2, 0xC3D4, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    with trace.use_span(trace.NonRecordingSpan(caller)), ClientCallSpan(f"/{PROBE}/Echo") as metadata:
+        assert metadata is not None
+        (key, traceparent), *rest = metadata
+    spans.flush()
+
+    assert key == "traceparent" and rest == []
+    assert traceparent.startswith(f"00-{0xA1B2:032x}-") and traceparent.endswith("-00")
+    assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []

@@ -25,8 +25,8 @@ from ia_modules.plugin.server import start_plugin_server
 from ia_service_kit import telemetry as kit_telemetry
 from ia_service_kit.otlp import LeanOTLPSpanExporter
 from ia_service_kit.telemetry import (
+    ClientCallSpan,
     TelemetrySettings,
-    client_call_span,
     configure_tracing,
     forward_spans,
     uninstrumented_channel,
@@ -151,18 +151,18 @@ def test_a_malformed_trailer_is_dropped_and_counted_and_loses_nothing_else(captu
     assert own_and_forwarded(request) == ([["own"]], [[EXECUTE_STEP]])
 
 
-def test_forwarded_spans_count_against_the_queue_bound() -> None:
+def test_a_forwarded_trailer_is_one_entry_of_the_queue_bound() -> None:
     before = dropped("queue_full")
 
     with capturing(queue_size=4) as captured:
-        forward_spans(plugin_span(3), TRACE)
-        forward_spans(plugin_span(2), TRACE)  # 3 + 2 spans would pass the bound of 4
-        forward_spans(plugin_span(1), TRACE)
+        forward_spans(plugin_span(3), TRACE)  # one entry, however many spans it holds
+        for _ in range(4):
+            forward_spans(plugin_span(1), TRACE)  # the fourth of these passes the bound of 4
         captured.flush()  # type: ignore[attr-defined]
 
-    assert dropped("queue_full") - before == 2
+    assert dropped("queue_full") - before == 1
     (request,) = captured.requests
-    assert own_and_forwarded(request) == ([], [[EXECUTE_STEP]] * 4)
+    assert own_and_forwarded(request) == ([], [[EXECUTE_STEP]] * 6)
 
 
 def test_without_tracing_forwarded_spans_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,7 +185,7 @@ async def test_a_plugins_span_reaches_the_telemetry_service_under_the_client_spa
             client = PluginClient(server.target, open_channel=uninstrumented_channel, on_spans=forward_spans)
             try:
                 with trace.get_tracer("test").start_as_current_span("step") as step:
-                    with client_call_span(EXECUTE_STEP) as metadata:
+                    with ClientCallSpan(EXECUTE_STEP) as metadata:
                         await client.execute_step("greet", metadata=metadata)
             finally:
                 await client.close()
@@ -211,7 +211,8 @@ def test_spans_forwarded_while_the_queue_shuts_down_are_counted(captured: Captur
     before = dropped("shutdown")
 
     queue.shutdown()
-    queue.on_foreign([object(), object()])
+    forward_spans(plugin_span(), TRACE)
+    forward_spans(plugin_span(), TRACE)
 
     assert dropped("shutdown") - before == 2
 

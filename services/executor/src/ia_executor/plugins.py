@@ -35,7 +35,7 @@ from ia_service_kit.identity import outgoing_metadata
 from ia_service_kit.logging import get_logger
 from ia_service_kit.telemetry import (
     PLUGIN_CALL_DURATION,
-    client_call_span,
+    ClientCallSpan,
     forward_spans,
     telemetry_enabled,
     tracing_configured,
@@ -215,7 +215,7 @@ class PluginRunner:
         relay = None if self._report is None else _Relay(self._report, run_id, action.step_id, action.iteration)
         try:
             async with self._calling(name, Kind.STEP, what) as plugin:
-                with self._timed(name, "ExecuteStep"), client_call_span(_EXECUTE_STEP) as metadata:
+                with self._timed(name, "ExecuteStep"), ClientCallSpan(_EXECUTE_STEP) as metadata:
                     outcome = await plugin.client.execute_step(
                         name,
                         config,
@@ -235,7 +235,7 @@ class PluginRunner:
         call = CallInfo(_run_id(action.key), step_id=action.step_id, idempotency_key=action.key)
         # The engine's CONDITION_ERROR names the transition and the plugin.
         async with self._calling(action.plugin, Kind.CONDITION, "") as plugin:
-            with self._timed(action.plugin, "EvaluateCondition"), client_call_span(_EVALUATE_CONDITION) as metadata:
+            with self._timed(action.plugin, "EvaluateCondition"), ClientCallSpan(_EVALUATE_CONDITION) as metadata:
                 answer = await plugin.client.evaluate_condition(
                     action.plugin,
                     action.config,
@@ -276,7 +276,7 @@ class PluginRunner:
         client = self._clients.get(answer.endpoint)
         if client is None:
             # Deadlines come from each call: the step's and the plugin's. The calls
-            # carry their own client spans (client_call_span): no interceptor. The
+            # carry their own client spans (ClientCallSpan): no interceptor. The
             # plugin's spans come back in the trailers, for this process to export.
             client = self._clients[answer.endpoint] = PluginClient(
                 answer.endpoint,

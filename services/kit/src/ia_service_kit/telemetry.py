@@ -49,7 +49,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 from opentelemetry import propagate, trace
@@ -90,13 +90,13 @@ __all__ = [
     "PLUGIN_RESTARTS",
     "SPANS_DROPPED",
     "SPANS_EXPORTED",
+    "ClientCallSpan",
     "GrpcServerTelemetry",
     "MetricsEndpoint",
     "SpanQueue",
     "TelemetrySettings",
     "TelemetrySettingsError",
     "Tracing",
-    "client_call_span",
     "configure_tracing",
     "forward_spans",
     "positive_number",
@@ -278,12 +278,13 @@ def positive_number(env: Mapping[str, str], name: str, default: Any, kind: Calla
 class SpanQueue(SpanProcessor):
     """Batches ended spans to an exporter on its own thread, never blocking the caller.
 
-    The queue holds at most `max_queue_size` spans; a span ended while it is full
-    is dropped and counted (`ia_telemetry_spans_dropped_total{reason="queue_full"}`),
+    The queue holds at most `max_queue_size` entries; an entry that comes while it
+    is full is dropped and counted (`ia_telemetry_spans_dropped_total{reason="queue_full"}`),
     and so is every span of a batch the exporter refused or failed to send.
-    Spans other processes recorded (a plugin's, see `forward_spans`) queue as
-    OTLP ResourceSpans of one span each among the ReadableSpans, so the bound and
-    the counts hold for them too; the exporter sends both.
+    Spans other processes recorded (a plugin's span trailer, see `forward_spans`)
+    queue as they came, one entry a trailer, and are read on the export thread:
+    there they become OTLP ResourceSpans of one span each, among the ReadableSpans,
+    and the exporter sends both.
     """
 
     def __init__(
@@ -298,7 +299,7 @@ class SpanQueue(SpanProcessor):
         self._max_queue_size = max_queue_size
         self._max_batch_size = min(max_batch_size, max_queue_size)
         self._delay_s = delay_s
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[ReadableSpan | _Trailer] = deque()
         self._wake = threading.Event()
         self._export_lock = threading.Lock()
         self._stopping = False
@@ -310,27 +311,21 @@ class SpanQueue(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         """Queues the span, or drops and counts it when the queue is full."""
-        if not span.context.trace_flags.sampled:
-            return
+        if span.context.trace_flags.sampled:
+            self._put(span)
+
+    def on_trailer(self, raw: bytes, trace_id: bytes | None) -> None:
+        """Queues a plugin's span trailer (see `forward_spans`), or drops and counts it when the queue is full."""
+        self._put(_Trailer(raw, trace_id))
+
+    def _put(self, entry: ReadableSpan | _Trailer) -> None:
         if self._stopping:
             SPANS_DROPPED.labels("shutdown").inc()
             return
         if len(self._queue) >= self._max_queue_size:
             SPANS_DROPPED.labels("queue_full").inc()
             return
-        self._queue.append(span)
-        if len(self._queue) >= self._max_batch_size:
-            self._wake.set()
-
-    def on_foreign(self, entries: list[Any]) -> None:
-        """Queues spans another process encoded (OTLP ResourceSpans of one span each), or drops and counts them."""
-        if self._stopping:
-            SPANS_DROPPED.labels("shutdown").inc(len(entries))
-            return
-        if len(self._queue) + len(entries) > self._max_queue_size:
-            SPANS_DROPPED.labels("queue_full").inc(len(entries))
-            return
-        self._queue.extend(entries)
+        self._queue.append(entry)
         if len(self._queue) >= self._max_batch_size:
             self._wake.set()
 
@@ -350,8 +345,11 @@ class SpanQueue(SpanProcessor):
         with self._export_lock:
             left = len(self._queue)
             while left > 0:
-                batch = [self._queue.popleft() for _ in range(min(self._max_batch_size, left))]
-                left -= len(batch)
+                taken = [self._queue.popleft() for _ in range(min(self._max_batch_size, left))]
+                left -= len(taken)
+                batch = _with_plugin_spans(taken)
+                if not batch:
+                    continue
                 try:
                     result = self._exporter.export(batch)
                 except Exception as error:  # an exporter bug must not end the export thread
@@ -495,20 +493,45 @@ def tracing_configured() -> bool:
 _malformed_logged = False
 
 
+class _Trailer(NamedTuple):
+    """A plugin's span trailer as it came back from a call of trace `trace_id`."""
+
+    raw: bytes
+    trace_id: bytes | None
+
+
 def forward_spans(raw: bytes, trace_id: bytes | None) -> None:
     """Queues the spans of a serialized OTLP ResourceSpans (a plugin's `ia-spans-bin`
     trailer) that belong to trace `trace_id`, the trace of the call they came back from.
 
-    A plugin may add to the trace it was called in, nothing else: spans of another
-    trace (or any, when the call carried none) are dropped and counted
-    (`reason="wrong_trace"`). Malformed bytes are dropped and counted
-    (`reason="malformed"`), with one warning per process and never the payload.
-    Without tracing, nothing happens.
+    The bytes are read on the export thread, not on the caller's: a plugin may add
+    to the trace it was called in, nothing else, so spans of another trace (or any,
+    when the call carried none) are dropped and counted (`reason="wrong_trace"`);
+    malformed bytes are dropped and counted (`reason="malformed"`), with one warning
+    per process and never the payload. A trailer is one entry of the queue's bound:
+    gRPC's metadata limit bounds its size. Without tracing, nothing happens.
     """
-    global _malformed_logged
     queue = _router.current
-    if not isinstance(queue, SpanQueue):
-        return
+    if isinstance(queue, SpanQueue):
+        queue.on_trailer(raw, trace_id)
+
+
+def _with_plugin_spans(batch: list[ReadableSpan | _Trailer]) -> list[ReadableSpan | ResourceSpans]:
+    """`batch` with each trailer replaced by its spans of the right trace (see `forward_spans`)."""
+    if not any(type(entry) is _Trailer for entry in batch):
+        return batch  # type: ignore[return-value]
+    spans: list[ReadableSpan | ResourceSpans] = []
+    for entry in batch:
+        if type(entry) is _Trailer:
+            spans.extend(_plugin_spans(entry.raw, entry.trace_id))
+        else:
+            spans.append(entry)
+    return spans
+
+
+def _plugin_spans(raw: bytes, trace_id: bytes | None) -> list[ResourceSpans]:
+    """The spans of a trailer that belong to trace `trace_id`, each as a ResourceSpans of its own."""
+    global _malformed_logged
     resource_spans = ResourceSpans()
     try:
         resource_spans.ParseFromString(raw)
@@ -517,11 +540,10 @@ def forward_spans(raw: bytes, trace_id: bytes | None) -> None:
         if not _malformed_logged:
             _malformed_logged = True
             log.warning("dropped a span trailer that is not an OTLP ResourceSpans", size=len(raw))
-        return
+        return []
     scopes = resource_spans.scope_spans
     if len(scopes) == 1 and len(scopes[0].spans) == 1 and scopes[0].spans[0].trace_id == trace_id:
-        queue.on_foreign([resource_spans])  # what a plugin sends
-        return
+        return [resource_spans]  # what a plugin sends
     entries = [
         ResourceSpans(
             resource=resource_spans.resource,
@@ -535,8 +557,7 @@ def forward_spans(raw: bytes, trace_id: bytes | None) -> None:
     stray = sum(len(scope.spans) for scope in scopes) - len(entries)
     if stray:
         SPANS_DROPPED.labels("wrong_trace").inc(stray)
-    if entries:
-        queue.on_foreign(entries)
+    return entries
 
 
 # ----- client spans without an interceptor ----------------------------------------------------
@@ -546,12 +567,11 @@ _plain_insecure_channel = grpc.aio.insecure_channel
 
 
 def uninstrumented_channel(target: str, options: Any = None) -> grpc.aio.Channel:
-    """A plain-text channel without the OpenTelemetry client interceptor (see `client_call_span`)."""
+    """A plain-text channel without the OpenTelemetry client interceptor (see `ClientCallSpan`)."""
     return _plain_insecure_channel(target, options=options)
 
 
-@contextlib.contextmanager
-def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]:
+class ClientCallSpan:
     """The CLIENT span of one call, as opentelemetry-instrumentation-grpc writes it, and the
     metadata carrying its trace context; None (no span) when client tracing is off.
 
@@ -560,33 +580,49 @@ def client_call_span(full_method: str) -> Iterator[list[tuple[str, str]] | None]
     the span itself. The call goes on a channel from `uninstrumented_channel` with
     the yielded metadata. Same span name, kind and attributes as the interceptor's;
     an error leaving the block marks it (status code attribute, ERROR, exception event).
+
+    The metadata is the W3C trace context (`traceparent`, and `tracestate` when the
+    trace has one), written directly: plugins read nothing else, and the process's
+    propagators (baggage too) cost more than the span.
     """
-    if _client_instrumentor is None:
-        yield None
-        return
-    service, _, method = full_method.lstrip("/").partition("/")
-    attributes = {
-        "rpc.system": "grpc",
-        "rpc.grpc.status_code": _OK_CODE,
-        "rpc.method": method,
-        "rpc.service": service,
-    }
-    span = spans.start_span(full_method, _CLIENT_SCOPE, kind=SpanKind.CLIENT, attributes=attributes)
-    # Only the call's metadata needs the span; nothing under it records spans, so it
-    # is not made current (attaching and detaching a context costs more than the span).
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
-    try:
-        yield list(carrier.items())
-    except Exception as error:
-        code = getattr(error, "code", None)
-        code = code() if callable(code) else code
-        if isinstance(code, grpc.StatusCode):
-            span.set_attribute("rpc.grpc.status_code", code.value[0])
-        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        span.record_exception(error)
-        raise
-    finally:
+
+    __slots__ = ("_span",)
+
+    def __init__(self, full_method: str) -> None:
+        self._span: trace.Span | None = None
+        if _client_instrumentor is None:
+            return
+        service, _, method = full_method.lstrip("/").partition("/")
+        attributes = {
+            "rpc.system": "grpc",
+            "rpc.grpc.status_code": _OK_CODE,
+            "rpc.method": method,
+            "rpc.service": service,
+        }
+        self._span = spans.start_span(full_method, _CLIENT_SCOPE, kind=SpanKind.CLIENT, attributes=attributes)
+
+    def __enter__(self) -> list[tuple[str, str]] | None:
+        # Only the call's metadata needs the span; nothing under it records spans, so it
+        # is not made current (attaching and detaching a context costs more than the span).
+        if self._span is None:
+            return None
+        context = self._span.get_span_context()
+        metadata = [("traceparent", f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}")]
+        if context.trace_state:
+            metadata.append(("tracestate", context.trace_state.to_header()))
+        return metadata
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        span = self._span
+        if span is None:
+            return
+        if isinstance(error, Exception):
+            code = getattr(error, "code", None)
+            code = code() if callable(code) else code
+            if isinstance(code, grpc.StatusCode):
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.record_exception(error)
         span.end()
 
 
