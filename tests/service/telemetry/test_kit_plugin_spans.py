@@ -45,6 +45,8 @@ def dropped(reason: str) -> float:
 
 
 TRACE = bytes.fromhex("7debd95f74abc4fd7fa658fc2ef892e2")
+# The trace context of the call the trailers came back from, as PluginClient hands it on.
+CALL = f"00-{TRACE.hex()}-b8d6047eaa7bbfbd-01"
 
 
 def plugin_span(spans: int = 1, trace_id: bytes = TRACE) -> bytes:
@@ -110,7 +112,7 @@ def own_and_forwarded(request: ExportTraceServiceRequest) -> tuple[list[list[str
 def test_forwarded_spans_go_out_in_the_same_request_as_the_process_own(captured: CapturingExporter) -> None:
     with trace.get_tracer("test").start_as_current_span("own"):
         pass
-    forward_spans(plugin_span(), TRACE)
+    forward_spans(plugin_span(), CALL)
     captured.flush()  # type: ignore[attr-defined]
 
     (request,) = captured.requests
@@ -125,15 +127,16 @@ def test_a_plugin_adds_spans_only_to_the_trace_of_its_call(captured: CapturingEx
     mixed = trace_pb2.ResourceSpans.FromString(plugin_span(2))
     mixed.scope_spans[0].spans[1].trace_id = elsewhere
 
-    forward_spans(plugin_span(trace_id=elsewhere), TRACE)
+    forward_spans(plugin_span(trace_id=elsewhere), CALL)
     forward_spans(plugin_span(), None)  # a call that carried no trace context
-    forward_spans(mixed.SerializeToString(), TRACE)
+    forward_spans(plugin_span(), CALL[:-2] + "00")  # nor does an unsampled one
+    forward_spans(mixed.SerializeToString(), CALL)
     captured.flush()  # type: ignore[attr-defined]
 
     (request,) = captured.requests
     assert own_and_forwarded(request) == ([], [[EXECUTE_STEP]])
     assert [span.trace_id for rs in request.resource_spans for s in rs.scope_spans for span in s.spans] == [TRACE]
-    assert dropped("wrong_trace") - before == 3
+    assert dropped("wrong_trace") - before == 4
 
 
 def test_a_malformed_trailer_is_dropped_and_counted_and_loses_nothing_else(captured: CapturingExporter) -> None:
@@ -141,9 +144,9 @@ def test_a_malformed_trailer_is_dropped_and_counted_and_loses_nothing_else(captu
 
     with trace.get_tracer("test").start_as_current_span("own"):
         pass
-    forward_spans(b"\xff\xff\xff", TRACE)
-    forward_spans(b"\x0a\x10truncated", TRACE)
-    forward_spans(plugin_span(), TRACE)
+    forward_spans(b"\xff\xff\xff", CALL)
+    forward_spans(b"\x0a\x10truncated", CALL)
+    forward_spans(plugin_span(), CALL)
     captured.flush()  # type: ignore[attr-defined]
 
     assert dropped("malformed") - before == 2
@@ -155,9 +158,13 @@ def test_a_forwarded_trailer_is_one_entry_of_the_queue_bound() -> None:
     before = dropped("queue_full")
 
     with capturing(queue_size=4) as captured:
-        forward_spans(plugin_span(3), TRACE)  # one entry, however many spans it holds
-        for _ in range(4):
-            forward_spans(plugin_span(1), TRACE)  # the fourth of these passes the bound of 4
+        queue = kit_telemetry._router.current
+        assert isinstance(queue, kit_telemetry.SpanQueue)
+        # A full queue wakes the export thread; held here, it leaves the queue full.
+        with queue._export_lock:
+            forward_spans(plugin_span(3), CALL)  # one entry, however many spans it holds
+            for _ in range(4):
+                forward_spans(plugin_span(1), CALL)  # the fourth of these passes the bound of 4
         captured.flush()  # type: ignore[attr-defined]
 
     assert dropped("queue_full") - before == 1
@@ -169,8 +176,8 @@ def test_without_tracing_forwarded_spans_are_ignored(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(kit_telemetry._router, "current", None)
     before = dropped("malformed")
 
-    forward_spans(b"\xff\xff\xff", TRACE)
-    forward_spans(plugin_span(), TRACE)
+    forward_spans(b"\xff\xff\xff", CALL)
+    forward_spans(plugin_span(), CALL)
 
     assert dropped("malformed") == before
 
@@ -211,8 +218,8 @@ def test_spans_forwarded_while_the_queue_shuts_down_are_counted(captured: Captur
     before = dropped("shutdown")
 
     queue.shutdown()
-    forward_spans(plugin_span(), TRACE)
-    forward_spans(plugin_span(), TRACE)
+    forward_spans(plugin_span(), CALL)
+    forward_spans(plugin_span(), CALL)
 
     assert dropped("shutdown") - before == 2
 

@@ -37,10 +37,10 @@ def always(config: dict[str, Any], data: dict[str, Any], ctx: PluginContext) -> 
 class Plugin:
     """A plugin process served in this process, and a client that keeps the span trailers it receives."""
 
-    def __init__(self, client: PluginClient, trailers: list[bytes], trace_ids: list[bytes | None]) -> None:
+    def __init__(self, client: PluginClient, trailers: list[bytes], traceparents: list[str | None]) -> None:
         self.client = client
         self.trailers = trailers
-        self.trace_ids = trace_ids  # what the client passed on_spans with each trailer
+        self.traceparents = traceparents  # what the client passed on_spans with each trailer
 
     def spans(self) -> list[tuple[trace_pb2.ResourceSpans, trace_pb2.Span]]:
         found = []
@@ -53,17 +53,17 @@ class Plugin:
 @pytest.fixture
 async def plugin() -> AsyncIterator[Plugin]:
     trailers: list[bytes] = []
-    trace_ids: list[bytes | None] = []
+    traceparents: list[str | None] = []
 
-    def keep(raw: bytes, trace_id: bytes | None) -> None:
+    def keep(raw: bytes, traceparent: str | None) -> None:
         trailers.append(raw)
-        trace_ids.append(trace_id)
+        traceparents.append(traceparent)
 
     with socket_folder() as folder:
         server = await start_plugin_server([greet, always], str(folder / "plugin.sock"), process_name="greetings")
         try:
             async with PluginClient(server.target, on_spans=keep) as client:
-                yield Plugin(client, trailers, trace_ids)
+                yield Plugin(client, trailers, traceparents)
         finally:
             await server.stop(0)
 
@@ -85,7 +85,7 @@ async def test_a_sampled_call_returns_one_server_span_under_the_callers_span(plu
     assert span.name == "/ia.plugin.v1.PluginService/ExecuteStep"
     assert span.kind == trace_pb2.Span.SPAN_KIND_SERVER
     assert (span.trace_id.hex(), span.parent_span_id.hex()) == (TRACE_ID, PARENT_ID)
-    assert plugin.trace_ids == [bytes.fromhex(TRACE_ID)]  # the call's trace, for the caller to hold the span to
+    assert plugin.traceparents == [SAMPLED[0][1]]  # the call's trace context, for the caller to hold the span to
     assert len(span.span_id) == 8 and span.span_id.hex() != PARENT_ID
     assert 0 < span.start_time_unix_nano <= span.end_time_unix_nano
     assert span.status.code == trace_pb2.Status.STATUS_CODE_UNSET

@@ -49,7 +49,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry import propagate, trace
@@ -314,9 +314,9 @@ class SpanQueue(SpanProcessor):
         if span.context.trace_flags.sampled:
             self._put(span)
 
-    def on_trailer(self, raw: bytes, trace_id: bytes | None) -> None:
+    def on_trailer(self, raw: bytes, traceparent: str | None) -> None:
         """Queues a plugin's span trailer (see `forward_spans`), or drops and counts it when the queue is full."""
-        self._put(_Trailer(raw, trace_id))
+        self._put(_Trailer((raw, traceparent)))
 
     def _put(self, entry: ReadableSpan | _Trailer) -> None:
         if self._stopping:
@@ -491,29 +491,31 @@ def tracing_configured() -> bool:
 # ----- spans other processes recorded ---------------------------------------------------------
 
 _malformed_logged = False
+_TRACEPARENT = "traceparent"
 
 
-class _Trailer(NamedTuple):
-    """A plugin's span trailer as it came back from a call of trace `trace_id`."""
+class _Trailer(tuple[bytes, str | None]):
+    """A plugin's span trailer, and the `traceparent` of the call it came back from."""
 
-    raw: bytes
-    trace_id: bytes | None
+    __slots__ = ()
 
 
-def forward_spans(raw: bytes, trace_id: bytes | None) -> None:
+def forward_spans(raw: bytes, traceparent: str | None) -> None:
     """Queues the spans of a serialized OTLP ResourceSpans (a plugin's `ia-spans-bin`
-    trailer) that belong to trace `trace_id`, the trace of the call they came back from.
+    trailer) that belong to the trace of `traceparent`, the trace context of the
+    call they came back from (as PluginClient's `on_spans` gives them).
 
-    The bytes are read on the export thread, not on the caller's: a plugin may add
-    to the trace it was called in, nothing else, so spans of another trace (or any,
-    when the call carried none) are dropped and counted (`reason="wrong_trace"`);
-    malformed bytes are dropped and counted (`reason="malformed"`), with one warning
-    per process and never the payload. A trailer is one entry of the queue's bound:
-    gRPC's metadata limit bounds its size. Without tracing, nothing happens.
+    Both are read on the export thread, not on the caller's: a plugin may add to
+    the trace it was called in, nothing else, so spans of another trace (or any,
+    when the call carried no sampled trace context) are dropped and counted
+    (`reason="wrong_trace"`); malformed bytes are dropped and counted
+    (`reason="malformed"`), with one warning per process and never the payload.
+    A trailer is one entry of the queue's bound: gRPC's metadata limit bounds its
+    size. Without tracing, nothing happens.
     """
     queue = _router.current
     if isinstance(queue, SpanQueue):
-        queue.on_trailer(raw, trace_id)
+        queue.on_trailer(raw, traceparent)
 
 
 def _with_plugin_spans(batch: list[ReadableSpan | _Trailer]) -> list[ReadableSpan | ResourceSpans]:
@@ -523,15 +525,21 @@ def _with_plugin_spans(batch: list[ReadableSpan | _Trailer]) -> list[ReadableSpa
     spans: list[ReadableSpan | ResourceSpans] = []
     for entry in batch:
         if type(entry) is _Trailer:
-            spans.extend(_plugin_spans(entry.raw, entry.trace_id))
+            spans.extend(_plugin_spans(*entry))
         else:
             spans.append(entry)
     return spans
 
 
-def _plugin_spans(raw: bytes, trace_id: bytes | None) -> list[ResourceSpans]:
-    """The spans of a trailer that belong to trace `trace_id`, each as a ResourceSpans of its own."""
+def _plugin_spans(raw: bytes, traceparent: str | None) -> list[ResourceSpans]:
+    """The spans of a trailer in the trace of `traceparent`, each as a ResourceSpans of its own."""
     global _malformed_logged
+    # Imported here: ia_modules.plugin costs every service a third of a second of start-up,
+    # and only a process that calls plugins (so has it imported) forwards their spans.
+    from ia_modules.plugin.call_span import sampled_parent
+
+    parent = sampled_parent(((_TRACEPARENT, traceparent),)) if traceparent is not None else None
+    trace_id = parent[0] if parent is not None else None
     resource_spans = ResourceSpans()
     try:
         resource_spans.ParseFromString(raw)
@@ -607,7 +615,7 @@ class ClientCallSpan:
         if self._span is None:
             return None
         context = self._span.get_span_context()
-        metadata = [("traceparent", f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}")]
+        metadata = [(_TRACEPARENT, f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}")]
         if context.trace_state:
             metadata.append(("tracestate", context.trace_state.to_header()))
         return metadata

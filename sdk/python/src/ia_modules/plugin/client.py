@@ -28,7 +28,7 @@ from ia.plugin.v1 import request_response_pb2 as rr
 from ia_modules.client import to_dict, to_struct
 from ia_modules.errors import IAError
 from ia_modules.plugin.authoring import ConditionResult, Issue, Report
-from ia_modules.plugin.call_span import SPANS_TRAILER, sampled_parent
+from ia_modules.plugin.call_span import SPANS_TRAILER
 
 # A restarted plugin comes back within a second or so; gRPC's default reconnect
 # backoff (1 s, growing to 2 min) would keep callers waiting much longer.
@@ -88,7 +88,8 @@ class PluginClient:
     restarting instead of failing at once with UNAVAILABLE. `on_spans` receives
     the `ia-spans-bin` trailer of each call that has one (a serialized OTLP
     ResourceSpans: the plugin's span of the call), failed calls included, with
-    the trace id of the call's sampled `traceparent` (None when it carried none).
+    the `traceparent` the call carried (None when it carried none), unread: the
+    receiver holds the spans to that trace (`call_span.sampled_parent` reads it).
     """
 
     def __init__(
@@ -98,7 +99,7 @@ class PluginClient:
         timeout_s: float | None = 30.0,
         wait_for_ready: bool = True,
         open_channel: Callable[..., grpc.aio.Channel] | None = None,
-        on_spans: Callable[[bytes, bytes | None], None] | None = None,
+        on_spans: Callable[[bytes, str | None], None] | None = None,
     ) -> None:
         self.target = target
         self._timeout_s = timeout_s
@@ -126,10 +127,10 @@ class PluginClient:
     def _spans(self, trailers: Any, metadata: Sequence[tuple[str, str]] | None) -> None:
         # Only called when on_spans is set: reading the trailers costs an await.
         # A plugin's spans belong in the trace of the call that carried them, if any.
-        parent = sampled_parent(metadata)
+        traceparent = next((value for key, value in metadata or () if key == "traceparent"), None)
         for key, value in trailers or ():
             if key == SPANS_TRAILER and isinstance(value, bytes):
-                self._on_spans(value, parent[0] if parent else None)  # type: ignore[misc]
+                self._on_spans(value, traceparent)  # type: ignore[misc]
 
     def _error(self, error: grpc.RpcError, metadata: Sequence[tuple[str, str]] | None = None) -> IAError:
         if self._on_spans is not None and isinstance(error, grpc.aio.AioRpcError):
