@@ -21,6 +21,7 @@ from ia.executor.v1 import request_response_pb2 as rr
 from ia.executor.v1 import service_pb2_grpc
 from ia.pipeline.v1 import pipeline_pb2
 from ia_executor import server as executor_server
+from ia_executor.telemetry import SETTLE_DELAY_S
 from ia_executor.work import StepError
 from ia_modules.engine import ExecuteStep
 from ia_service_kit.server import RunningServer, ServiceConfig, start
@@ -204,6 +205,8 @@ async def test_gauges_follow_steps_in_flight_and_people_being_waited_for(executo
     async for response in executor.WatchRun(rr.WatchRunRequest(run_id=run.run_id)):
         if response.event.WhichOneof("kind") == "input_requested":
             break
+    # The parallel-steps gauge moves once the decision settles; its timer runs before this sleep ends.
+    await asyncio.sleep(SETTLE_DELAY_S * 4)
     while_waiting = (
         sample("pipeline_parallel_steps_concurrent", pipeline="gauged"),
         sample("pipeline_human_tasks_waiting", pipeline="gauged"),

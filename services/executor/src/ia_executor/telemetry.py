@@ -22,18 +22,21 @@ Attributes: run_id, pipeline, step_id, attempt, iteration, status (lowercase
 state) and `ia.kind` (run, step, condition); the telemetry service derives its
 pipeline metric points from these.
 
-A decision's spans open at once (the work it starts runs under them) and its
-gauges move at once. Ending the attempts it ended (their spans, step histograms,
-error counts and condition spans) waits `SETTLE_DELAY_S`: by then the next
-step's call is on its way, and the executor records them while the plugin
-works instead of before the call leaves. Times are the events' own, so nothing
-recorded changes; the run's final decision settles everything at once.
+A decision's spans open at once (the work it starts runs under them), and so
+do the run-level gauges. Ending the attempts it ended (their spans, step
+histograms, error counts and condition spans) and moving the parallel-steps
+gauge wait `SETTLE_DELAY_S`: by then the next step's call is on its way, and the
+executor records them while the plugin works instead of before the call leaves
+(a step that ends as the next starts then moves the gauge by nothing). Times are
+the events' own, so nothing recorded changes; the run's final decision settles
+everything at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -43,6 +46,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ia_modules.engine import (
     Decision,
+    Event,
     InputRequested,
     Plan,
     RunStateChanged,
@@ -117,8 +121,8 @@ class _Attempt:
 
 
 # An attempt that ended, with what recording its end needs: the event, its time
-# (ns), the transitions its decision did not take (and why), and a condition's error.
-_Ended = tuple[_Attempt, StepStateChanged, int, dict[tuple[str, str], str], ExecutionError | None]
+# (ns), the transitions its decision did not take (and why), and the decision's events.
+_Ended = tuple[_Attempt, StepStateChanged, int, dict[tuple[str, str], str], Sequence[Event]]
 
 
 class RunTelemetry:
@@ -141,8 +145,10 @@ class RunTelemetry:
         self._tasks: dict[str, tuple[str, int]] = {}
         # The state this run counts under in pipeline_runs_active ("" for none).
         self._state = ""
-        # Attempts that ended, to be recorded by `settle` (see the module docstring).
+        # Attempts that ended, and how many more steps run than pipeline_parallel_steps_concurrent
+        # says, for `settle` (see the module docstring).
         self._ended: list[_Ended] = []
+        self._running_change = 0
         self._settling: asyncio.TimerHandle | None = None
 
     # ----- the hooks ActiveRun calls ---------------------------------------------------------
@@ -154,15 +160,12 @@ class RunTelemetry:
         if not_taken:
             # Only this decision's entries matter; keep the list from growing with the run.
             not_taken.clear()
-        condition_error = None
-        for event in decision.events:
-            if isinstance(event, RunStateChanged) and event.error is not None and event.error.kind in _CONDITION_ERRORS:
-                condition_error = event.error
-        for index, event in enumerate(decision.events):
+        events = decision.events
+        for index, event in enumerate(events):
             # Events of one decision share a time; a nanosecond apiece keeps their order.
             at_ns = _ns(event.time) + index
             if isinstance(event, StepStateChanged):
-                self._step_changed(event, at_ns, missed, condition_error)
+                self._step_changed(event, at_ns, missed, events)
             elif isinstance(event, RunStateChanged):
                 self._run_changed(event, at_ns)
             elif isinstance(event, InputRequested):
@@ -170,17 +173,22 @@ class RunTelemetry:
                 PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
             elif isinstance(event, TaskClosed):
                 self._task_closed(event.key)
-        if self._ended and self._settling is None:
+        if (self._ended or self._running_change) and self._settling is None:
             self._settling = asyncio.get_running_loop().call_later(SETTLE_DELAY_S, self.settle)
 
     def settle(self) -> None:
-        """Records the attempts that ended so far: spans, step histograms, errors, conditions."""
+        """Records the attempts that ended so far (spans, step histograms, errors, conditions)
+        and moves the parallel-steps gauge."""
         if self._settling is not None:
             self._settling.cancel()
             self._settling = None
+        if self._running_change:
+            # A step that ends as the next starts moves it by nothing: one change, or none.
+            self._parallel.inc(self._running_change)
+            self._running_change = 0
         ended, self._ended = self._ended, []
-        for attempt, event, at_ns, missed, condition_error in ended:
-            self._record_end(attempt, event, at_ns, missed, condition_error)
+        for attempt, event, at_ns, missed, events in ended:
+            self._record_end(attempt, event, at_ns, missed, events)
 
     def resumed(self, scheduler: Scheduler, now: float) -> None:
         """After a restart: a new run span, and open attempts for the steps still under way."""
@@ -190,6 +198,7 @@ class RunTelemetry:
         self._open_run(now, _ns(now), resumed=True)
         for index, record in enumerate(r for r in scheduler.step_runs if r.state in _UNDER_WAY):
             self._open_attempt(record.step_id, record.iteration, record.attempts, now, _ns(now) + 1 + index)
+            self._parallel.inc()
         for key, step_id in scheduler.open_tasks():
             iteration = next((r.iteration for r in reversed(scheduler.step_runs) if r.step_id == step_id), 0)
             self._tasks[key] = (step_id, iteration)
@@ -279,7 +288,6 @@ class RunTelemetry:
 
     def _open_attempt(self, step_id: str, iteration: int, attempt: int, now: float, now_ns: int) -> None:
         self._attempts[(step_id, iteration)] = _Attempt(self._step_span(step_id, iteration, attempt, now_ns), now)
-        self._parallel.inc()
 
     def _step_span(self, step_id: str, iteration: int, attempt: int, start_ns: int) -> Span:
         return start_span(
@@ -302,12 +310,13 @@ class RunTelemetry:
         event: StepStateChanged,
         at_ns: int,
         missed: dict[tuple[str, str], str],
-        condition_error: ExecutionError | None,
+        events: Sequence[Event],
     ) -> None:
         key = (event.step_id, event.iteration)
         if event.state in _UNDER_WAY:
             if key not in self._attempts:
                 self._open_attempt(event.step_id, event.iteration, event.attempt, event.time, at_ns)
+                self._running_change += 1
             return
         # A skipped step never ran; a PENDING one is held by a debugger before it runs.
         if event.state in (StepState.SKIPPED, StepState.PENDING) and key not in self._attempts:
@@ -317,10 +326,10 @@ class RunTelemetry:
             # Failed before it ran (its inputs did not resolve, say): a span of no length.
             attempt = _Attempt(self._step_span(event.step_id, event.iteration, event.attempt, at_ns), event.time)
         else:
-            self._parallel.dec()
+            self._running_change -= 1
         for task_key in [k for k, where in self._tasks.items() if where == key]:
             self._task_closed(task_key)
-        self._ended.append((attempt, event, at_ns, missed, condition_error))
+        self._ended.append((attempt, event, at_ns, missed, events))
 
     def _record_end(
         self,
@@ -328,7 +337,7 @@ class RunTelemetry:
         event: StepStateChanged,
         at_ns: int,
         missed: dict[tuple[str, str], str],
-        condition_error: ExecutionError | None,
+        events: Sequence[Event],
     ) -> None:
         status = "failed" if event.state is StepState.RETRYING else event.state.value.lower()
         span = attempt.span
@@ -344,7 +353,7 @@ class RunTelemetry:
             )
         duration.observe(max(event.time - attempt.start, 0.0))
         if event.state is StepState.SUCCEEDED:
-            self._conditions(event, at_ns, span, missed, condition_error)
+            self._conditions(event, at_ns, span, missed, events)
 
     def _conditions(
         self,
@@ -352,12 +361,21 @@ class RunTelemetry:
         at_ns: int,
         step_span: Span,
         missed: dict[tuple[str, str], str],
-        condition_error: ExecutionError | None,
+        events: Sequence[Event],
     ) -> None:
         """One span per transition the scheduler evaluated after this step succeeded."""
         step = self._plan.steps.get(event.step_id)
         if step is None:
             return
+        # A condition that failed to evaluate ends the run, with the error, in the same decision.
+        condition_error = next(
+            (
+                e.error
+                for e in events
+                if isinstance(e, RunStateChanged) and e.error is not None and e.error.kind in _CONDITION_ERRORS
+            ),
+            None,
+        )
         evaluated = []
         for edge in step.back_out:
             evaluated.append(edge)
