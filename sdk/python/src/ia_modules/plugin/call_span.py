@@ -14,6 +14,7 @@ gRPC's 8 KiB metadata limit whatever the request holds.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -63,31 +64,18 @@ class CallSpan:
 
     def trailer(self, code: grpc.StatusCode, message: str = "") -> tuple[str, bytes]:
         """The `ia-spans-bin` trailer of the call, ended now with status `code`."""
-        # Imported on the first traced call: plugin start-up does not pay for it.
         from opentelemetry.proto.trace.v1 import trace_pb2
 
         end_ns = time.time_ns()
-        service, _, method = self.full_method.lstrip("/").partition("/")
-        # Built in place: a sub-message passed to a constructor is copied (this takes a
-        # third of the time the constructor form does).
-        spans = trace_pb2.ResourceSpans()
-        _string(spans.resource.attributes.add(key="service.name"), f"plugin {self.process}")
-        scope_spans = spans.scope_spans.add()
-        scope_spans.scope.name = _SCOPE
-        span = scope_spans.spans.add(
-            trace_id=self.trace_id,
-            span_id=_span_id(),
-            parent_span_id=self.parent_id,
-            name=self.full_method,
-            kind=trace_pb2.Span.SPAN_KIND_SERVER,
-            start_time_unix_nano=self.start_ns,
-            end_time_unix_nano=end_ns,
-            flags=_REMOTE_PARENT,
-        )
+        # What every call of this method shares comes parsed from bytes: half the cost of building it.
+        spans = trace_pb2.ResourceSpans.FromString(_template(self.process, self.full_method))
+        span = spans.scope_spans[0].spans[0]
+        span.trace_id = self.trace_id
+        span.span_id = _span_id()
+        span.parent_span_id = self.parent_id
+        span.start_time_unix_nano = self.start_ns
+        span.end_time_unix_nano = end_ns
         attributes = span.attributes
-        _string(attributes.add(key="rpc.system"), "grpc")
-        _string(attributes.add(key="rpc.service"), service)
-        _string(attributes.add(key="rpc.method"), method)
         attributes.add(key="rpc.grpc.status_code").value.int_value = code.value[0]
         plugin = getattr(self.request, "plugin", "")
         if plugin:
@@ -104,6 +92,25 @@ class CallSpan:
             span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
             span.status.message = _cut(f"{code.name}: {message}" if message else code.name)
         return SPANS_TRAILER, spans.SerializeToString()
+
+
+@functools.lru_cache(maxsize=8)
+def _template(process: str, full_method: str) -> bytes:
+    """The serialized ResourceSpans of a call of `full_method` in `process`, before the call's own fields."""
+    # Imported on the first traced call: plugin start-up does not pay for it.
+    from opentelemetry.proto.trace.v1 import trace_pb2
+
+    service, _, method = full_method.lstrip("/").partition("/")
+    # Built in place: a sub-message passed to a constructor is copied.
+    spans = trace_pb2.ResourceSpans()
+    _string(spans.resource.attributes.add(key="service.name"), f"plugin {process}")
+    scope_spans = spans.scope_spans.add()
+    scope_spans.scope.name = _SCOPE
+    span = scope_spans.spans.add(name=full_method, kind=trace_pb2.Span.SPAN_KIND_SERVER, flags=_REMOTE_PARENT)
+    _string(span.attributes.add(key="rpc.system"), "grpc")
+    _string(span.attributes.add(key="rpc.service"), service)
+    _string(span.attributes.add(key="rpc.method"), method)
+    return spans.SerializeToString()
 
 
 def _string(key_value: Any, text: str) -> None:
