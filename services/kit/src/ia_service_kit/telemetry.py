@@ -586,7 +586,7 @@ class ClientCallSpan:
     For the executor's calls into plugins, one per step attempt: a grpc.aio client
     interceptor costs each call a task and a wrapped response stream, several times
     the span itself. The call goes on a channel from `uninstrumented_channel` with
-    the yielded metadata. Same span name, kind and attributes as the interceptor's;
+    the metadata the `with` gives. Same span name, kind and attributes as the interceptor's;
     an error leaving the block marks it (status code attribute, ERROR, exception event).
 
     The metadata is the W3C trace context (`traceparent`, and `tracestate` when the
