@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import json_format
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import REGISTRY
@@ -30,14 +31,17 @@ from ia_service_kit.telemetry import TelemetrySettings, configure_tracing
 
 class Runner:
     """Plugin steps: each outcome in `script[step]` in turn (a StepError fails the attempt,
-    "hang" waits for `release`); without a script a step returns its input."""
+    "hang" waits for `release`); without a script a step returns its input. `parents`
+    keeps the span each attempt's work ran under, by (step, attempt)."""
 
     def __init__(self, script: dict[str, list[Any]] | None = None) -> None:
         self.script = script or {}
         self.release = asyncio.Event()
         self.started = asyncio.Event()
+        self.parents: dict[tuple[str, int], int] = {}
 
     async def run(self, action: ExecuteStep) -> dict[str, Any]:
+        self.parents[(action.step_id, action.attempt)] = trace.get_current_span().get_span_context().span_id
         outcomes = self.script.get(action.step_id)
         outcome = outcomes.pop(0) if outcomes else action.input
         if outcome == "hang":
@@ -171,6 +175,32 @@ async def test_a_failed_attempt_carries_its_error_and_the_retry_is_a_span_of_its
         - failed_before
         == 1
     )
+
+
+async def test_each_attempts_work_runs_under_its_own_step_span(executor_with, spans) -> None:
+    # Past the first step, an attempt's span is recorded after its work started (the decision
+    # settles later): the work ran under the id the span then got.
+    runner = Runner({"fetch": [StepError("UNAVAILABLE", "upstream down"), {"ok": True}]})
+    executor = await executor_with(runner)
+    steps = [
+        {"id": "first", "plugin": "p"},
+        {"id": "fetch", "plugin": "p", "retry": {"max_attempts": 2}},
+        {"id": "last", "plugin": "p"},
+    ]
+    pipeline = definition("parented", steps, [("first", "fetch"), ("fetch", "last")])
+
+    run = await run_to_end(executor, pipeline)
+    spans.flush()
+
+    step_spans = {
+        (s.attributes["step_id"], s.attributes["attempt"]): s.context.span_id
+        for s in spans.get_finished_spans()
+        if s.attributes.get("ia.kind") == "step"
+    }
+    assert run.state == message_pb2.RUN_STATE_SUCCEEDED
+    assert sorted(step_spans) == [("fetch", 1), ("fetch", 2), ("first", 1), ("last", 1)]
+    assert runner.parents == step_spans
+    assert len(set(step_spans.values())) == 4
 
 
 async def test_a_failed_run_records_the_error_on_its_span_and_in_its_metrics(executor_with, spans) -> None:

@@ -78,6 +78,18 @@ def test_status_rules_are_the_sdks_and_an_exception_becomes_an_event(kept) -> No
     assert event.attributes["exception.message"] == "bad value"
 
 
+def test_a_span_can_start_with_an_id_given_out_before(kept) -> None:
+    _, processor = kept
+    span_id = lean.new_span_id()
+    span = lean.start_span("later", SCOPE, span_id=span_id)
+    span.end()
+    lean.install(None, None)
+
+    assert span_id != trace.INVALID_SPAN_ID
+    assert processor.spans[0].context.span_id == span_id
+    assert lean.new_span_id() == trace.INVALID_SPAN_ID  # tracing not configured: no ids
+
+
 def test_the_providers_sampler_decides_and_an_unsampled_parent_is_followed(kept) -> None:
     provider, processor = kept
     unsampled = SpanContext(0x1234, 0x99, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))

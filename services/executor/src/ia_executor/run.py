@@ -394,14 +394,14 @@ class ActiveRun:
             self._detach(self._children.cancel_child(action.key, action.reason))
         elif isinstance(action, ExecuteStep):
             # Work started under the attempt's span (a plugin call) is its child.
-            with self.telemetry.attempt(action.step_id, action.iteration):
+            with self.telemetry.attempt(action.step_id, action.iteration, action.attempt):
                 self._spawn(action.key, self._execute(action))
         elif isinstance(action, EvaluateCondition):
             self._spawn(action.key, self._ask(action))
         elif isinstance(action, StartTimer):
             self._spawn(action.key, self._wait(action))
         elif isinstance(action, StartChildRun):
-            with self.telemetry.attempt(action.step_id, action.iteration):
+            with self.telemetry.attempt(action.step_id, action.iteration, action.attempt):
                 self._spawn(action.key, self._children.start_child(self, action))
 
     def _spawn(self, key: str, work: Awaitable[None]) -> None:

@@ -22,14 +22,15 @@ Attributes: run_id, pipeline, step_id, attempt, iteration, status (lowercase
 state) and `ia.kind` (run, step, condition); the telemetry service derives its
 pipeline metric points from these.
 
-A decision's spans open at once (the work it starts runs under them), and so
-do the run-level gauges. Ending the attempts it ended (their spans, step
-histograms, error counts and condition spans) and moving the parallel-steps
-gauge wait `SETTLE_DELAY_S`: by then the next step's call is on its way, and the
-executor records them while the plugin works instead of before the call leaves
-(a step that ends as the next starts then moves the gauge by nothing). Times are
-the events' own, so nothing recorded changes; the run's final decision settles
-everything at once.
+A decision that only moves steps (one step ended, the next started: most of
+them) is recorded `SETTLE_DELAY_S` later, when the run settles: by then the next
+step's call is on its way, so the executor records spans, step histograms,
+error counts, condition spans and the parallel-steps gauge while the plugin
+works instead of before the call leaves (and a step that ends as the next
+starts moves the gauge by nothing). The work such a decision starts runs under
+its attempt's span before that span exists: `attempt` gives the span its id
+first. Any other decision (the run's state, a human task) settles the run and is
+recorded at once. Times are the events' own, so nothing recorded changes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, Status, StatusCode
 
 from ia_modules.engine import (
     Decision,
@@ -56,7 +57,7 @@ from ia_modules.engine import (
 )
 from ia_modules.engine.states import ErrorKind, ExecutionError, RunState, StepState
 from ia_service_kit.identity import DEFAULT_TENANT, current_tenant
-from ia_service_kit.spans import start_span
+from ia_service_kit.spans import new_span_id, start_span
 from ia_service_kit.telemetry import (
     PIPELINE_EXECUTION_DURATION,
     PIPELINE_HUMAN_TASKS_WAITING,
@@ -112,17 +113,17 @@ _NO_SPAN = contextlib.nullcontext()
 
 
 class _Attempt:
-    __slots__ = ("span", "start", "task_keys")
+    __slots__ = ("number", "span", "start")
 
-    def __init__(self, span: Span, start: float) -> None:
+    def __init__(self, number: int, span: Span, start: float) -> None:
+        self.number = number
         self.span = span
         self.start = start
-        self.task_keys: list[str] = []
 
 
-# An attempt that ended, with what recording its end needs: the event, its time
-# (ns), the transitions its decision did not take (and why), and the decision's events.
-_Ended = tuple[_Attempt, StepStateChanged, int, dict[tuple[str, str], str], Sequence[Event]]
+# A committed decision's events, and the transitions it did not take (and why).
+_Committed = tuple[Sequence[Event], dict[tuple[str, str], str]]
+_NONE_MISSED: dict[tuple[str, str], str] = {}
 
 
 class RunTelemetry:
@@ -142,53 +143,49 @@ class RunTelemetry:
         self._parallel = PIPELINE_PARALLEL_STEPS.labels(self.pipeline)
         self._durations: dict[tuple[str, str], Any] = {}
         self._attempts: dict[tuple[str, int], _Attempt] = {}
+        # Span ids given to attempts (step id, iteration, attempt) whose work started before they were recorded.
+        self._span_ids: dict[tuple[str, int, int], int] = {}
         self._tasks: dict[str, tuple[str, int]] = {}
         # The state this run counts under in pipeline_runs_active ("" for none).
         self._state = ""
-        # Attempts that ended, and how many more steps run than pipeline_parallel_steps_concurrent
+        # Decisions not recorded yet, and how many more steps run than pipeline_parallel_steps_concurrent
         # says, for `settle` (see the module docstring).
-        self._ended: list[_Ended] = []
+        self._unsettled: list[_Committed] = []
         self._running_change = 0
         self._settling: asyncio.TimerHandle | None = None
 
     # ----- the hooks ActiveRun calls ---------------------------------------------------------
 
     def observe(self, decision: Decision, scheduler: Scheduler) -> None:
-        """Record what a committed decision did."""
+        """Record what a committed decision did: soon, or at once (see the module docstring)."""
         not_taken = scheduler.not_taken
-        missed = {(n.source, n.target): n.reason for n in not_taken} if not_taken else {}
         if not_taken:
+            missed = {(n.source, n.target): n.reason for n in not_taken}
             # Only this decision's entries matter; keep the list from growing with the run.
             not_taken.clear()
+        else:
+            missed = _NONE_MISSED
         events = decision.events
-        for index, event in enumerate(events):
-            # Events of one decision share a time; a nanosecond apiece keeps their order.
-            at_ns = _ns(event.time) + index
-            if isinstance(event, StepStateChanged):
-                self._step_changed(event, at_ns, missed, events)
-            elif isinstance(event, RunStateChanged):
-                self._run_changed(event, at_ns)
-            elif isinstance(event, InputRequested):
-                self._tasks[event.key] = (event.step_id, event.iteration)
-                PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
-            elif isinstance(event, TaskClosed):
-                self._task_closed(event.key)
-        if (self._ended or self._running_change) and self._settling is None:
+        self._unsettled.append((events, missed))
+        for event in events:
+            if type(event) is not StepStateChanged:
+                self.settle()
+                return
+        if self._settling is None:
             self._settling = asyncio.get_running_loop().call_later(SETTLE_DELAY_S, self.settle)
 
     def settle(self) -> None:
-        """Records the attempts that ended so far (spans, step histograms, errors, conditions)
-        and moves the parallel-steps gauge."""
+        """Records the decisions not recorded yet, in order, and moves the parallel-steps gauge."""
         if self._settling is not None:
             self._settling.cancel()
             self._settling = None
+        unsettled, self._unsettled = self._unsettled, []
+        for events, missed in unsettled:
+            self._record(events, missed)
         if self._running_change:
             # A step that ends as the next starts moves it by nothing: one change, or none.
             self._parallel.inc(self._running_change)
             self._running_change = 0
-        ended, self._ended = self._ended, []
-        for attempt, event, at_ns, missed, events in ended:
-            self._record_end(attempt, event, at_ns, missed, events)
 
     def resumed(self, scheduler: Scheduler, now: float) -> None:
         """After a restart: a new run span, and open attempts for the steps still under way."""
@@ -204,14 +201,27 @@ class RunTelemetry:
             self._tasks[key] = (step_id, iteration)
             PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
 
-    def attempt(self, step_id: str, iteration: int) -> contextlib.AbstractContextManager[None]:
-        """Makes the attempt's span current, so the work started under it is its child."""
-        attempt = self._attempts.get((step_id, iteration))
-        return _NO_SPAN if attempt is None else _Current(attempt.span)
+    def attempt(self, step_id: str, iteration: int, number: int) -> contextlib.AbstractContextManager[None]:
+        """Makes attempt `number`'s span current, so the work started under it is its child.
+
+        The span may not be recorded yet (its decision has not settled): then its
+        context is, with the id the span will have.
+        """
+        opened = self._attempts.get((step_id, iteration))
+        if opened is not None and opened.number == number:
+            return _Current(opened.span)
+        run_span = self._run_span or trace.INVALID_SPAN
+        run = run_span.get_span_context()
+        if not run.is_valid:  # tracing is not configured
+            return _Current(run_span)
+        span_id = self._span_ids[(step_id, iteration, number)] = new_span_id()
+        # A child of the run span: every standard sampler decides it as it decided the run span.
+        return _Current(NonRecordingSpan(SpanContext(run.trace_id, span_id, False, run.trace_flags, run.trace_state)))
 
     def stopped(self) -> None:
         """The process stops driving the run (shutdown): its gauges go down, its spans end."""
         self.settle()
+        self._span_ids.clear()
         for key in list(self._tasks):
             self._task_closed(key)
         for attempt in self._attempts.values():
@@ -222,6 +232,22 @@ class RunTelemetry:
             self._run_span.end()
             self._run_span = self._run_context = None
         self._move_to("")
+
+    # ----- decisions -------------------------------------------------------------------------------
+
+    def _record(self, events: Sequence[Event], missed: dict[tuple[str, str], str]) -> None:
+        for index, event in enumerate(events):
+            # Events of one decision share a time; a nanosecond apiece keeps their order.
+            at_ns = _ns(event.time) + index
+            if isinstance(event, StepStateChanged):
+                self._step_changed(event, at_ns, missed, events)
+            elif isinstance(event, RunStateChanged):
+                self._run_changed(event, at_ns)
+            elif isinstance(event, InputRequested):
+                self._tasks[event.key] = (event.step_id, event.iteration)
+                PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
+            elif isinstance(event, TaskClosed):
+                self._task_closed(event.key)
 
     # ----- runs ----------------------------------------------------------------------------------
 
@@ -247,9 +273,8 @@ class RunTelemetry:
             attributes["resumed"] = True
         # A resumed run has no caller: it starts a trace of its own.
         parent = trace.set_span_in_context(trace.INVALID_SPAN) if resumed else None
-        self._run_span = start_span(
-            f"run {self.pipeline}", _SCOPE, context=parent, kind=SpanKind.INTERNAL, attributes=attributes, start_time=now_ns
-        )
+        name = f"run {self.pipeline}"
+        self._run_span = start_span(name, _SCOPE, context=parent, attributes=attributes, start_time=now_ns)
         self._run_context = trace.set_span_in_context(self._run_span)
         self._run_start = now
 
@@ -264,12 +289,12 @@ class RunTelemetry:
         if self._run_span is None:
             self._open_run(event.time, at_ns)
         assert self._run_span is not None
-        self.settle()
         for attempt in self._attempts.values():
             attempt.span.set_attribute("status", "cancelled")
             attempt.span.end(end_time=at_ns)
             self._parallel.dec()
         self._attempts.clear()
+        self._span_ids.clear()
         for key in list(self._tasks):
             self._task_closed(key)
         self._run_span.set_attribute("status", status)
@@ -287,9 +312,13 @@ class RunTelemetry:
     # ----- steps -----------------------------------------------------------------------------------
 
     def _open_attempt(self, step_id: str, iteration: int, attempt: int, now: float, now_ns: int) -> None:
-        self._attempts[(step_id, iteration)] = _Attempt(self._step_span(step_id, iteration, attempt, now_ns), now)
+        span_id = self._span_ids.pop((step_id, iteration, attempt), None)
+        span = self._step_span(step_id, iteration, attempt, now_ns, span_id)
+        self._attempts[(step_id, iteration)] = _Attempt(attempt, span, now)
 
-    def _step_span(self, step_id: str, iteration: int, attempt: int, start_ns: int) -> Span:
+    def _step_span(
+        self, step_id: str, iteration: int, attempt: int, start_ns: int, span_id: int | None = None
+    ) -> Span:
         return start_span(
             f"step {step_id}",
             _SCOPE,
@@ -303,6 +332,7 @@ class RunTelemetry:
                 "iteration": iteration,
             },
             start_time=start_ns,
+            span_id=span_id,
         )
 
     def _step_changed(
@@ -324,12 +354,14 @@ class RunTelemetry:
         attempt = self._attempts.pop(key, None)
         if attempt is None:
             # Failed before it ran (its inputs did not resolve, say): a span of no length.
-            attempt = _Attempt(self._step_span(event.step_id, event.iteration, event.attempt, at_ns), event.time)
+            span = self._step_span(event.step_id, event.iteration, event.attempt, at_ns)
+            attempt = _Attempt(event.attempt, span, event.time)
         else:
             self._running_change -= 1
-        for task_key in [k for k, where in self._tasks.items() if where == key]:
-            self._task_closed(task_key)
-        self._ended.append((attempt, event, at_ns, missed, events))
+        if self._tasks:
+            for task_key in [k for k, where in self._tasks.items() if where == key]:
+                self._task_closed(task_key)
+        self._record_end(attempt, event, at_ns, missed, events)
 
     def _record_end(
         self,
@@ -420,7 +452,7 @@ class _Off:
     def resumed(self, scheduler: Scheduler, now: float) -> None:
         """Nothing to record."""
 
-    def attempt(self, step_id: str, iteration: int) -> contextlib.AbstractContextManager[None]:
+    def attempt(self, step_id: str, iteration: int, number: int) -> contextlib.AbstractContextManager[None]:
         return _NO_SPAN
 
     def stopped(self) -> None:

@@ -32,7 +32,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes
 
-__all__ = ["LightSpan", "install", "start_span"]
+__all__ = ["LightSpan", "install", "new_span_id", "start_span"]
 
 _UNSET = Status(StatusCode.UNSET)
 
@@ -158,27 +158,31 @@ def start_span(
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: dict[str, Any] | None = None,
     start_time: int | None = None,
+    span_id: int | None = None,
 ) -> trace.Span:
     """A span named ``name``, child of the span current in ``context`` (default: the
     current context), as the SDK's tracer would start it; non-recording when tracing
-    is not configured or the sampler drops it. ``attributes`` is kept, not copied."""
+    is not configured or the sampler drops it. ``attributes`` is kept, not copied.
+    ``span_id`` is the span's id when one was given out before it started (see
+    `new_span_id`)."""
     provider = _recorder.provider
     if provider is None:
         return trace.INVALID_SPAN
     parent = trace.get_current_span(context).get_span_context()
     ids = provider.id_generator
+    span_id = span_id or ids.generate_span_id()
     trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
     attributes = {} if attributes is None else attributes
     if _recorder.default_sampler:
         sampled = parent.trace_flags.sampled if parent.is_valid else True
         trace_state = parent.trace_state if parent.is_valid else None
-        span_context = SpanContext(trace_id, ids.generate_span_id(), False, _SAMPLED if sampled else _NOT_SAMPLED, trace_state)
+        span_context = SpanContext(trace_id, span_id, False, _SAMPLED if sampled else _NOT_SAMPLED, trace_state)
         if not sampled:
             return trace.NonRecordingSpan(span_context)
     else:
         sampling = provider.sampler.should_sample(context, trace_id, name, kind, attributes)
         flags = _SAMPLED if sampling.decision.is_sampled() else _NOT_SAMPLED
-        span_context = SpanContext(trace_id, ids.generate_span_id(), False, flags, sampling.trace_state)
+        span_context = SpanContext(trace_id, span_id, False, flags, sampling.trace_state)
         if not sampling.decision.is_recording():
             return trace.NonRecordingSpan(span_context)
         if sampling.attributes:
@@ -193,3 +197,10 @@ def start_span(
         scope,
         provider.resource,
     )
+
+
+def new_span_id() -> int:
+    """A span id from the provider's id generator, for a span that starts later (`start_span`'s
+    ``span_id``): its children can be given its context before it exists."""
+    provider = _recorder.provider
+    return provider.id_generator.generate_span_id() if provider is not None else trace.INVALID_SPAN_ID
