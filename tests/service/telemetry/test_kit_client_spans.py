@@ -17,9 +17,9 @@ async def test_a_traced_call_is_a_client_span_under_the_caller_and_parent_of_the
     tracer = trace.get_tracer("test")
     method = f"/{PROBE}/Echo"
     async with uninstrumented_channel(probe.address) as channel:
-        with tracer.start_as_current_span("caller") as caller, ClientCallSpan(method) as metadata:
-            assert metadata is not None
-            await channel.unary_unary(method)(b"hi", metadata=metadata)
+        with tracer.start_as_current_span("caller") as caller, ClientCallSpan(method) as traceparent:
+            assert traceparent is not None
+            await channel.unary_unary(method)(b"hi", metadata=[("traceparent", traceparent)])
     spans.flush()
 
     (client_span,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
@@ -38,8 +38,8 @@ async def test_a_traced_call_is_a_client_span_under_the_caller_and_parent_of_the
 async def test_a_failed_traced_call_marks_its_client_span(probe, spans) -> None:
     method = f"/{PROBE}/Missing"
     async with uninstrumented_channel(probe.address) as channel:
-        with pytest.raises(grpc.RpcError), ClientCallSpan(method) as metadata:
-            await channel.unary_unary(method)(b"", metadata=metadata)
+        with pytest.raises(grpc.RpcError), ClientCallSpan(method):
+            await channel.unary_unary(method)(b"")
     spans.flush()
 
     (client_span,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
@@ -56,35 +56,34 @@ async def test_the_uninstrumented_channel_adds_no_span_of_its_own(probe, spans) 
     assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []
 
 
-def test_without_client_tracing_there_is_no_span_and_no_metadata(monkeypatch) -> None:
+def test_without_client_tracing_there_is_no_span_and_no_trace_context(monkeypatch) -> None:
     monkeypatch.setattr(kit_telemetry, "_client_instrumentor", None)
-    with ClientCallSpan(f"/{PROBE}/Echo") as metadata:
-        assert metadata is None
+    with ClientCallSpan(f"/{PROBE}/Echo") as traceparent:
+        assert traceparent is None
 
 
-def test_the_metadata_is_the_w3c_trace_context_of_the_client_span(spans) -> None:
+def test_the_trace_context_is_the_w3c_traceparent_of_the_client_span(spans) -> None:
     state = TraceState([("vendor", "x1")])
     caller = SpanContext(0xA1B2, 0xC3D4, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED), trace_state=state)
-    with trace.use_span(trace.NonRecordingSpan(caller)), ClientCallSpan(f"/{PROBE}/Echo") as metadata:
-        assert metadata is not None
-        headers = dict(metadata)
+    with trace.use_span(trace.NonRecordingSpan(caller)), ClientCallSpan(f"/{PROBE}/Echo") as traceparent:
+        assert traceparent is not None
     spans.flush()
 
     (client_span,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT]
     span_id = client_span.context.span_id
-    assert headers == {"traceparent": f"00-{0xA1B2:032x}-{span_id:016x}-01", "tracestate": "vendor=x1"}
-    # What the SDK's own propagator reads back: the client span, sampled, with the trace state.
+    assert traceparent == f"00-{0xA1B2:032x}-{span_id:016x}-01"
+    # What the SDK's own propagator reads back: the client span, sampled.
+    headers = {"traceparent": traceparent}
     read = trace.get_current_span(TraceContextTextMapPropagator().extract(headers)).get_span_context()
-    assert (read.trace_id, read.span_id, read.trace_flags.sampled, read.trace_state) == (0xA1B2, span_id, True, state)
+    assert (read.trace_id, read.span_id, read.trace_flags.sampled) == (0xA1B2, span_id, True)
+    assert client_span.context.trace_state == state  # kept in the trace, not sent to plugins
 
 
 def test_an_unsampled_caller_sends_an_unsampled_trace_context_and_records_nothing(spans) -> None:
     caller = SpanContext(0xA1B2, 0xC3D4, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))
-    with trace.use_span(trace.NonRecordingSpan(caller)), ClientCallSpan(f"/{PROBE}/Echo") as metadata:
-        assert metadata is not None
-        (key, traceparent), *rest = metadata
+    with trace.use_span(trace.NonRecordingSpan(caller)), ClientCallSpan(f"/{PROBE}/Echo") as traceparent:
+        assert traceparent is not None
     spans.flush()
 
-    assert key == "traceparent" and rest == []
     assert traceparent.startswith(f"00-{0xA1B2:032x}-") and traceparent.endswith("-00")
     assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []

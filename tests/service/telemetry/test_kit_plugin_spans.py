@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from ia.plugin.v1 import request_response_pb2 as plugin_rr
 from ia.telemetry.v1 import message_pb2
 from ia.telemetry.v1 import request_response_pb2 as rr
-from ia_modules.plugin import PluginContext, step_plugin
+from ia_modules.plugin import CallInfo, PluginContext, step_plugin
 from ia_modules.plugin.call_span import CallSpan
 from ia_modules.plugin.client import PluginClient
 from ia_modules.plugin.harness import socket_folder
@@ -192,8 +192,8 @@ async def test_a_plugins_span_reaches_the_telemetry_service_under_the_client_spa
             client = PluginClient(server.target, open_channel=uninstrumented_channel, on_spans=forward_spans)
             try:
                 with trace.get_tracer("test").start_as_current_span("step") as step:
-                    with ClientCallSpan(EXECUTE_STEP) as metadata:
-                        await client.execute_step("greet", metadata=metadata)
+                    with ClientCallSpan(EXECUTE_STEP) as traceparent:
+                        await client.execute_step("greet", call=CallInfo(traceparent=traceparent or ""))
             finally:
                 await client.close()
                 await server.stop(0)

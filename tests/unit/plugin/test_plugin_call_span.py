@@ -19,7 +19,8 @@ from ia_modules.plugin.servicer import PluginServicer
 
 # Fixed: test ids made of them must be the same in every pytest-xdist worker.
 TRACE_ID, PARENT_ID = "7debd95f74abc4fd7fa658fc2ef892e2", "b8d6047eaa7bbfbd"
-SAMPLED = (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01"),)
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+SAMPLED = (("traceparent", TRACEPARENT),)  # the trace context as a metadata entry
 
 
 @step_plugin
@@ -73,9 +74,9 @@ def attributes(span: trace_pb2.Span) -> dict[str, Any]:
 
 
 async def test_a_sampled_call_returns_one_server_span_under_the_callers_span(plugin: Plugin) -> None:
-    call = CallInfo("run-1", step_id="hello", attempt=2, idempotency_key="run-1/hello/0")
+    call = CallInfo("run-1", step_id="hello", attempt=2, idempotency_key="run-1/hello/0", traceparent=TRACEPARENT)
 
-    outcome = await plugin.client.execute_step("greet", {}, {"who": "ada"}, call=call, metadata=SAMPLED)
+    outcome = await plugin.client.execute_step("greet", {}, {"who": "ada"}, call=call)
 
     assert outcome.output == {"greeting": "hello ada"}
     ((resource_spans, span),) = plugin.spans()
@@ -85,7 +86,7 @@ async def test_a_sampled_call_returns_one_server_span_under_the_callers_span(plu
     assert span.name == "/ia.plugin.v1.PluginService/ExecuteStep"
     assert span.kind == trace_pb2.Span.SPAN_KIND_SERVER
     assert (span.trace_id.hex(), span.parent_span_id.hex()) == (TRACE_ID, PARENT_ID)
-    assert plugin.traceparents == [SAMPLED[0][1]]  # the call's trace context, for the caller to hold the span to
+    assert plugin.traceparents == [TRACEPARENT]  # the call's trace context, for the caller to hold the span to
     assert len(span.span_id) == 8 and span.span_id.hex() != PARENT_ID
     assert 0 < span.start_time_unix_nano <= span.end_time_unix_nano
     assert span.status.code == trace_pb2.Status.STATUS_CODE_UNSET
@@ -102,7 +103,7 @@ async def test_a_sampled_call_returns_one_server_span_under_the_callers_span(plu
 
 
 async def test_a_unary_call_returns_its_span_too(plugin: Plugin) -> None:
-    answer = await plugin.client.evaluate_condition("always", {}, {}, metadata=SAMPLED)
+    answer = await plugin.client.evaluate_condition("always", {}, {}, call=CallInfo(traceparent=TRACEPARENT))
 
     assert answer.result is True
     ((_, span),) = plugin.spans()
@@ -112,17 +113,40 @@ async def test_a_unary_call_returns_its_span_too(plugin: Plugin) -> None:
     assert not {"run_id", "step_id"} & set(attributes(span))
 
 
+async def test_a_traceparent_in_metadata_is_read_when_the_call_context_has_none(plugin: Plugin) -> None:
+    await plugin.client.execute_step("greet", {}, {}, metadata=SAMPLED)
+
+    ((_, span),) = plugin.spans()
+    assert (span.trace_id.hex(), span.parent_span_id.hex()) == (TRACE_ID, PARENT_ID)
+    assert plugin.traceparents == [TRACEPARENT]
+
+
+async def test_the_call_contexts_traceparent_comes_before_a_metadata_entry(plugin: Plugin) -> None:
+    other_trace = "0af7651916cd43dd8448eb211c80319c"
+    call = CallInfo(traceparent=f"00-{other_trace}-{PARENT_ID}-01")
+
+    await plugin.client.execute_step("greet", {}, {}, call=call, metadata=SAMPLED)
+
+    ((_, span),) = plugin.spans()
+    assert span.trace_id.hex() == other_trace
+    assert plugin.traceparents == [call.traceparent]
+
+
 @pytest.mark.parametrize(
-    "metadata",
+    "traceparent",
     [
-        None,
-        (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-00"),),  # not sampled
-        (("traceparent", "not a traceparent"),),
-        (("traceparent", f"00-{'0' * 32}-{PARENT_ID}-01"),),  # an invalid trace id
+        "",
+        f"00-{TRACE_ID}-{PARENT_ID}-00",  # not sampled
+        "not a traceparent",
+        f"00-{'0' * 32}-{PARENT_ID}-01",  # an invalid trace id
     ],
     ids=["none", "not-sampled", "malformed", "zero-trace-id"],
 )
-async def test_without_a_sampled_traceparent_there_is_no_span(plugin: Plugin, metadata: Any) -> None:
+async def test_without_a_sampled_traceparent_there_is_no_span(plugin: Plugin, traceparent: str) -> None:
+    call = CallInfo(traceparent=traceparent)
+    metadata = (("traceparent", traceparent),) if traceparent else None
+    await plugin.client.execute_step("greet", {}, {}, call=call)
+    await plugin.client.evaluate_condition("always", {}, {}, call=call)
     await plugin.client.execute_step("greet", {}, {}, metadata=metadata)
     await plugin.client.evaluate_condition("always", {}, {}, metadata=metadata)
 

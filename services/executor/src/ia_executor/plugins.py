@@ -211,11 +211,17 @@ class PluginRunner:
             what = f"step class {action.module}.{action.step_class}"
         what = f"step {action.step_id!r} ({what})"
         run_id = _run_id(action.key)
-        call = CallInfo(run_id, step_id=action.step_id, attempt=action.attempt, idempotency_key=action.key)
         relay = None if self._report is None else _Relay(self._report, run_id, action.step_id, action.iteration)
         try:
             async with self._calling(name, Kind.STEP, what) as plugin:
-                with self._timed(name, "ExecuteStep"), ClientCallSpan(_EXECUTE_STEP) as metadata:
+                with self._timed(name, "ExecuteStep"), ClientCallSpan(_EXECUTE_STEP) as traceparent:
+                    call = CallInfo(
+                        run_id,
+                        step_id=action.step_id,
+                        attempt=action.attempt,
+                        idempotency_key=action.key,
+                        traceparent=traceparent or "",
+                    )
                     outcome = await plugin.client.execute_step(
                         name,
                         config,
@@ -223,7 +229,6 @@ class PluginRunner:
                         call=call,
                         timeout_s=self._timeout(plugin, action.deadline),
                         on_message=relay,
-                        metadata=metadata,
                     )
         finally:
             if relay is not None:
@@ -232,17 +237,17 @@ class PluginRunner:
 
     async def evaluate(self, action: EvaluateCondition) -> Verdict:
         """Asks condition plugin ``action.plugin`` whether its transition fires."""
-        call = CallInfo(_run_id(action.key), step_id=action.step_id, idempotency_key=action.key)
         # The engine's CONDITION_ERROR names the transition and the plugin.
         async with self._calling(action.plugin, Kind.CONDITION, "") as plugin:
-            with self._timed(action.plugin, "EvaluateCondition"), ClientCallSpan(_EVALUATE_CONDITION) as metadata:
+            with self._timed(action.plugin, "EvaluateCondition"), ClientCallSpan(_EVALUATE_CONDITION) as traceparent:
+                run_id, key = _run_id(action.key), action.key
+                call = CallInfo(run_id, step_id=action.step_id, idempotency_key=key, traceparent=traceparent or "")
                 answer = await plugin.client.evaluate_condition(
                     action.plugin,
                     action.config,
                     action.input,
                     call=call,
                     timeout_s=self._timeout(plugin, None),
-                    metadata=metadata,
                 )
         return Verdict(answer.result, answer.reason or ("it held" if answer.result else "it did not hold"))
 

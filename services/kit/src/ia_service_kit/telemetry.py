@@ -10,8 +10,8 @@ and the executor record on every call and step are lean ones (`spans.py`), and
 the export encodes with `otlp.py`: the SDK's own cost more than a step.
 
 Plugins run sandboxed, without network, so they cannot export spans. A plugin
-called with a sampled `traceparent` (the executor's CLIENT span of the call)
-returns its SERVER span of the call in the trailer `ia-spans-bin`, as an OTLP
+called with a sampled `traceparent` (the executor's CLIENT span of the call, in
+the request's CallContext) returns its SERVER span of the call in the trailer `ia-spans-bin`, as an OTLP
 ResourceSpans naming the plugin process (`plugin <name>`); the executor hands it
 to `forward_spans`, which queues it with the process's own spans, and the
 exporter sends it in the same request. That is how a plugin's span reaches the
@@ -491,7 +491,6 @@ def tracing_configured() -> bool:
 # ----- spans other processes recorded ---------------------------------------------------------
 
 _malformed_logged = False
-_TRACEPARENT = "traceparent"
 
 
 class _Trailer(tuple[bytes, str | None]):
@@ -536,9 +535,9 @@ def _plugin_spans(raw: bytes, traceparent: str | None) -> list[ResourceSpans]:
     global _malformed_logged
     # Imported here: ia_modules.plugin costs every service a third of a second of start-up,
     # and only a process that calls plugins (so has it imported) forwards their spans.
-    from ia_modules.plugin.call_span import sampled_parent
+    from ia_modules.plugin.call_span import parse_traceparent
 
-    parent = sampled_parent(((_TRACEPARENT, traceparent),)) if traceparent is not None else None
+    parent = parse_traceparent(traceparent) if traceparent is not None else None
     trace_id = parent[0] if parent is not None else None
     resource_spans = ResourceSpans()
     try:
@@ -580,18 +579,19 @@ def uninstrumented_channel(target: str, options: Any = None) -> grpc.aio.Channel
 
 
 class ClientCallSpan:
-    """The CLIENT span of one call, as opentelemetry-instrumentation-grpc writes it, and the
-    metadata carrying its trace context; None (no span) when client tracing is off.
+    """The CLIENT span of one call, as opentelemetry-instrumentation-grpc writes it, and its
+    W3C `traceparent`; None (no span) when client tracing is off.
 
     For the executor's calls into plugins, one per step attempt: a grpc.aio client
     interceptor costs each call a task and a wrapped response stream, several times
     the span itself. The call goes on a channel from `uninstrumented_channel` with
-    the metadata the `with` gives. Same span name, kind and attributes as the interceptor's;
-    an error leaving the block marks it (status code attribute, ERROR, exception event).
+    the `traceparent` the `with` gives in its request (ia.plugin.v1.CallContext: a
+    metadata entry costs more than the span). Same span name, kind and attributes as
+    the interceptor's; an error leaving the block marks it (status code attribute,
+    ERROR, exception event).
 
-    The metadata is the W3C trace context (`traceparent`, and `tracestate` when the
-    trace has one), written directly: plugins read nothing else, and the process's
-    propagators (baggage too) cost more than the span.
+    The `traceparent` is written directly: plugins read nothing else (no `tracestate`,
+    no baggage), and the process's propagators cost more than the span.
     """
 
     __slots__ = ("_span",)
@@ -609,16 +609,13 @@ class ClientCallSpan:
         }
         self._span = spans.start_span(full_method, _CLIENT_SCOPE, kind=SpanKind.CLIENT, attributes=attributes)
 
-    def __enter__(self) -> list[tuple[str, str]] | None:
-        # Only the call's metadata needs the span; nothing under it records spans, so it
+    def __enter__(self) -> str | None:
+        # Only the call's request needs the span; nothing under it records spans, so it
         # is not made current (attaching and detaching a context costs more than the span).
         if self._span is None:
             return None
         context = self._span.get_span_context()
-        metadata = [(_TRACEPARENT, f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}")]
-        if context.trace_state:
-            metadata.append(("tracestate", context.trace_state.to_header()))
-        return metadata
+        return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         span = self._span

@@ -1,12 +1,13 @@
 """The span of one plugin call, returned to the caller in the call's trailers.
 
 A plugin runs sandboxed, without network: it cannot export spans itself. When a
-call arrives with a sampled W3C `traceparent`, the plugin records one SERVER span
+call arrives with a sampled W3C `traceparent` (in its `CallContext`, or else in
+a `traceparent` metadata entry), the plugin records one SERVER span
 for it (the full method name, child of the caller's span, the attributes
 opentelemetry-instrumentation-grpc writes plus the plugin, run, step and attempt)
 and sends it back as a serialized OTLP `ResourceSpans` in the binary trailer
 `ia-spans-bin`. The caller (the executor) queues it with its own spans for its
-collector. A call without a sampled traceparent costs one metadata lookup.
+collector. A call without a sampled traceparent costs a field read and one metadata lookup.
 
 String values are cut to `MAX_VALUE_CHARS`, so the trailer stays far below
 gRPC's 8 KiB metadata limit whatever the request holds.
@@ -41,15 +42,20 @@ def sampled_parent(metadata: Any) -> tuple[bytes, bytes] | None:
     """(trace id, parent span id) of a sampled `traceparent` in `metadata`, else None."""
     for key, value in metadata or ():
         if key == "traceparent":
-            match = _TRACEPARENT.match(value) if isinstance(value, str) else None
-            if match is None:
-                return None
-            version, trace_id, span_id, flags = match.groups()
-            # Version ff is invalid; all-zero ids are invalid (W3C Trace Context §3.2).
-            if version == "ff" or not int(flags, 16) & 1 or not int(trace_id, 16) or not int(span_id, 16):
-                return None
-            return bytes.fromhex(trace_id), bytes.fromhex(span_id)
+            return parse_traceparent(value) if isinstance(value, str) else None
     return None
+
+
+def parse_traceparent(value: str) -> tuple[bytes, bytes] | None:
+    """(trace id, parent span id) of the W3C `traceparent` `value` if it is valid and sampled, else None."""
+    match = _TRACEPARENT.match(value)
+    if match is None:
+        return None
+    version, trace_id, span_id, flags = match.groups()
+    # Version ff is invalid; all-zero ids are invalid (W3C Trace Context §3.2).
+    if version == "ff" or not int(flags, 16) & 1 or not int(trace_id, 16) or not int(span_id, 16):
+        return None
+    return bytes.fromhex(trace_id), bytes.fromhex(span_id)
 
 
 class CallSpan:

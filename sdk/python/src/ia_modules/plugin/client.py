@@ -8,7 +8,7 @@ from the plugin host's ResolvePlugin, then call the plugin process directly:
 
 Every failed call raises `IAError` with the plugin's status code, ErrorInfo
 reason and field violations. A plugin called with a sampled `traceparent`
-returns its span in the trailer `ia-spans-bin`; `on_spans` receives it.
+(`CallInfo.traceparent`) returns its span in the trailer `ia-spans-bin`; `on_spans` receives it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class CallInfo:
     attempt: int = 1
     idempotency_key: str = ""
     pipeline: str = ""
+    # The W3C traceparent of the caller's span for this call (see call_span); "" when not traced.
+    traceparent: str = ""
 
     def proto(self) -> message_pb2.CallContext:
         return message_pb2.CallContext(
@@ -58,6 +60,7 @@ class CallInfo:
             attempt=self.attempt,
             idempotency_key=self.idempotency_key,
             pipeline=self.pipeline,
+            traceparent=self.traceparent,
         )
 
 
@@ -88,8 +91,9 @@ class PluginClient:
     restarting instead of failing at once with UNAVAILABLE. `on_spans` receives
     the `ia-spans-bin` trailer of each call that has one (a serialized OTLP
     ResourceSpans: the plugin's span of the call), failed calls included, with
-    the `traceparent` the call carried (None when it carried none), unread: the
-    receiver holds the spans to that trace (`call_span.sampled_parent` reads it).
+    the `traceparent` the call carried (its `CallInfo`'s, else a metadata entry's;
+    None when it carried none), unread: the receiver holds the spans to that
+    trace (`call_span.parse_traceparent` reads it).
     """
 
     def __init__(
@@ -124,17 +128,19 @@ class PluginClient:
     def _deadline(self, timeout_s: float | None) -> float | None:
         return timeout_s if timeout_s is not None else self._timeout_s
 
-    def _spans(self, trailers: Any, metadata: Sequence[tuple[str, str]] | None) -> None:
+    def _spans(self, trailers: Any, request: Any, metadata: Sequence[tuple[str, str]] | None) -> None:
         # Only called when on_spans is set: reading the trailers costs an await.
         # A plugin's spans belong in the trace of the call that carried them, if any.
-        traceparent = next((value for key, value in metadata or () if key == "traceparent"), None)
+        traceparent = request.context.traceparent or next((v for k, v in metadata or () if k == "traceparent"), None)
         for key, value in trailers or ():
             if key == SPANS_TRAILER and isinstance(value, bytes):
                 self._on_spans(value, traceparent)  # type: ignore[misc]
 
-    def _error(self, error: grpc.RpcError, metadata: Sequence[tuple[str, str]] | None = None) -> IAError:
-        if self._on_spans is not None and isinstance(error, grpc.aio.AioRpcError):
-            self._spans(error.trailing_metadata(), metadata)
+    def _error(
+        self, error: grpc.RpcError, request: Any = None, metadata: Sequence[tuple[str, str]] | None = None
+    ) -> IAError:
+        if self._on_spans is not None and request is not None and isinstance(error, grpc.aio.AioRpcError):
+            self._spans(error.trailing_metadata(), request, metadata)
         # A plugin process is not "the stack": say which endpoint failed, without
         # IAError's hint to start the stack.
         wrapped = IAError.from_rpc_error(error, endpoint=self.target)
@@ -178,7 +184,7 @@ class PluginClient:
         timeout_s: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> ConditionResult:
-        """Evaluates condition plugin `plugin` on `data`; `metadata` goes with the call (trace context)."""
+        """Evaluates condition plugin `plugin` on `data`; `metadata` goes with the call."""
         request = rr.EvaluateConditionRequest(
             plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
         )
@@ -198,7 +204,7 @@ class PluginClient:
     ) -> StepOutcome:
         """Runs step plugin `plugin`; `on_message` sees each log and progress as it arrives.
 
-        `metadata` goes with the call (trace context).
+        `metadata` goes with the call. The trace context goes in `call` (`CallInfo.traceparent`).
         """
         request = rr.ExecuteStepRequest(
             plugin=plugin, context=call.proto(), config=to_struct(config), input=to_struct(data)
@@ -232,9 +238,9 @@ class PluginClient:
                     await stream.debug_error_string(),
                 )
             if result is not None and self._on_spans is not None:
-                self._spans(await stream.trailing_metadata(), metadata)
+                self._spans(await stream.trailing_metadata(), request, metadata)
         except grpc.RpcError as error:
-            raise self._error(error, metadata) from None
+            raise self._error(error, request, metadata) from None
         if result is None:
             raise IAError(
                 grpc.StatusCode.INTERNAL,
@@ -324,10 +330,10 @@ class PluginClient:
             )
             answer = await call
             if self._on_spans is not None:
-                self._spans(await call.trailing_metadata(), metadata)
+                self._spans(await call.trailing_metadata(), request, metadata)
             return answer
         except grpc.RpcError as error:
-            raise self._error(error, metadata) from None
+            raise self._error(error, request, metadata) from None
 
 
 def _malformed(plugin: str, endpoint: str, what: str) -> IAError:

@@ -36,7 +36,7 @@ from ia_modules.plugin.authoring import (
     PluginError,
     Report,
 )
-from ia_modules.plugin.call_span import CallSpan, sampled_parent
+from ia_modules.plugin.call_span import CallSpan, parse_traceparent, sampled_parent
 from ia_modules.plugin.context import Emit, PluginContext
 from ia_modules.plugin.protocol import PROTOCOL_VERSION
 from ia_modules.plugin.schema import violations
@@ -229,13 +229,14 @@ _Rpc = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
 def _traced(method: str) -> Callable[[_Rpc], _Rpc]:
-    """Records the span of each call of RPC `method` that carries a sampled traceparent."""
+    """Records the span of each call of RPC `method` that carries a sampled traceparent (see call_span)."""
     full_method = f"/ia.plugin.v1.PluginService/{method}"
 
     def decorate(rpc: _Rpc) -> _Rpc:
         @functools.wraps(rpc)
         async def traced(self: PluginServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-            parent = sampled_parent(context.invocation_metadata())
+            traceparent = request.context.traceparent
+            parent = parse_traceparent(traceparent) if traceparent else sampled_parent(context.invocation_metadata())
             if parent is None:
                 return await rpc(self, request, context)
             call = _TracedContext(context, CallSpan(self.process_name, full_method, parent, request))
