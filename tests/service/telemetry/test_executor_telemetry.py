@@ -32,16 +32,16 @@ from ia_service_kit.telemetry import TelemetrySettings, configure_tracing
 class Runner:
     """Plugin steps: each outcome in `script[step]` in turn (a StepError fails the attempt,
     "hang" waits for `release`); without a script a step returns its input. `parents`
-    keeps the span each attempt's work ran under, by (step, attempt)."""
+    keeps the span each attempt's work ran under, as ((step, attempt), span id)."""
 
     def __init__(self, script: dict[str, list[Any]] | None = None) -> None:
         self.script = script or {}
         self.release = asyncio.Event()
         self.started = asyncio.Event()
-        self.parents: dict[tuple[str, int], int] = {}
+        self.parents: list[tuple[tuple[str, int], int]] = []
 
     async def run(self, action: ExecuteStep) -> dict[str, Any]:
-        self.parents[(action.step_id, action.attempt)] = trace.get_current_span().get_span_context().span_id
+        self.parents.append(((action.step_id, action.attempt), trace.get_current_span().get_span_context().span_id))
         outcomes = self.script.get(action.step_id)
         outcome = outcomes.pop(0) if outcomes else action.input
         if outcome == "hang":
@@ -199,8 +199,30 @@ async def test_each_attempts_work_runs_under_its_own_step_span(executor_with, sp
     }
     assert run.state == message_pb2.RUN_STATE_SUCCEEDED
     assert sorted(step_spans) == [("fetch", 1), ("fetch", 2), ("first", 1), ("last", 1)]
-    assert runner.parents == step_spans
+    assert dict(runner.parents) == step_spans
     assert len(set(step_spans.values())) == 4
+
+
+async def test_a_map_steps_items_run_under_the_maps_attempt_span_retries_included(executor_with, spans) -> None:
+    # `first` gives the items; the first item to run fails once.
+    runner = Runner({"first": [{"items": [1, 2, 3]}], "each": [StepError("UNAVAILABLE", "upstream down")]})
+    executor = await executor_with(runner)
+    each = {
+        "id": "each",
+        "type": "map",
+        "retry": {"max_attempts": 2},
+        "map": {"items": "{{ first.items }}", "step": {"plugin": "p", "inputs": {"n": "{{ item }}"}}},
+    }
+    pipeline = definition("mapped", [{"id": "first", "plugin": "p"}, each], [("first", "each")])
+
+    run = await run_to_end(executor, pipeline)
+    spans.flush()
+
+    (map_span,) = [s for s in spans.get_finished_spans() if s.name == "step each"]
+    items = [(attempt, span_id) for (step, attempt), span_id in runner.parents if step == "each"]
+    assert run.state == message_pb2.RUN_STATE_SUCCEEDED
+    assert sorted(attempt for attempt, _ in items) == [1, 1, 1, 2]
+    assert {span_id for _, span_id in items} == {map_span.context.span_id}
 
 
 async def test_a_failed_run_records_the_error_on_its_span_and_in_its_metrics(executor_with, spans) -> None:

@@ -202,21 +202,40 @@ class RunTelemetry:
             PIPELINE_HUMAN_TASKS_WAITING.labels(self.pipeline).inc()
 
     def attempt(self, step_id: str, iteration: int, number: int) -> contextlib.AbstractContextManager[None]:
-        """Makes attempt `number`'s span current, so the work started under it is its child.
+        """Makes the span of the step's attempt current, so the work started under it is its child.
 
-        The span may not be recorded yet (its decision has not settled): then its
-        context is, with the id the span will have.
+        `number` is the action's attempt: a map step's items count their own, and
+        run under the step's attempt. The span may not be recorded yet (its decision
+        has not settled): then its context is, with the id the span will have.
         """
-        opened = self._attempts.get((step_id, iteration))
-        if opened is not None and opened.number == number:
-            return _Current(opened.span)
-        run_span = self._run_span or trace.INVALID_SPAN
-        run = run_span.get_span_context()
-        if not run.is_valid:  # tracing is not configured
-            return _Current(run_span)
-        span_id = self._span_ids[(step_id, iteration, number)] = new_span_id()
+        key = (step_id, iteration, number)
+        span_id = self._span_ids.get(key)
+        if span_id is None:
+            opened = self._attempts.get((step_id, iteration))
+            if opened is not None and opened.number == number:
+                return _Current(opened.span)
+            if not self._starts_unsettled(key):
+                # A map item's retry runs under its step's attempt; an item step with an id of its own, under none.
+                return _NO_SPAN if opened is None else _Current(opened.span)
+            run_span = self._run_span or trace.INVALID_SPAN
+            if not run_span.get_span_context().is_valid:  # tracing is not configured
+                return _Current(run_span)
+            span_id = self._span_ids[key] = new_span_id()
+        run = self._run_span.get_span_context()  # type: ignore[union-attr]
         # A child of the run span: every standard sampler decides it as it decided the run span.
         return _Current(NonRecordingSpan(SpanContext(run.trace_id, span_id, False, run.trace_flags, run.trace_state)))
+
+    def _starts_unsettled(self, key: tuple[str, int, int]) -> bool:
+        """Whether a decision not recorded yet starts attempt `key` (step id, iteration, attempt)."""
+        for events, _ in self._unsettled:
+            for event in events:
+                if (
+                    type(event) is StepStateChanged
+                    and event.state is StepState.RUNNING
+                    and (event.step_id, event.iteration, event.attempt) == key
+                ):
+                    return True
+        return False
 
     def stopped(self) -> None:
         """The process stops driving the run (shutdown): its gauges go down, its spans end."""
