@@ -225,18 +225,6 @@ class RunTelemetry:
         # A child of the run span: every standard sampler decides it as it decided the run span.
         return _Current(NonRecordingSpan(SpanContext(run.trace_id, span_id, False, run.trace_flags, run.trace_state)))
 
-    def _starts_unsettled(self, key: tuple[str, int, int]) -> bool:
-        """Whether a decision not recorded yet starts attempt `key` (step id, iteration, attempt)."""
-        for events, _ in self._unsettled:
-            for event in events:
-                if (
-                    type(event) is StepStateChanged
-                    and event.state is StepState.RUNNING
-                    and (event.step_id, event.iteration, event.attempt) == key
-                ):
-                    return True
-        return False
-
     def stopped(self) -> None:
         """The process stops driving the run (shutdown): its gauges go down, its spans end."""
         self.settle()
@@ -253,6 +241,18 @@ class RunTelemetry:
         self._move_to("")
 
     # ----- decisions -------------------------------------------------------------------------------
+
+    def _starts_unsettled(self, key: tuple[str, int, int]) -> bool:
+        """Whether a decision not recorded yet starts attempt `key` (step id, iteration, attempt)."""
+        for events, _ in self._unsettled:
+            for event in events:
+                if (
+                    type(event) is StepStateChanged
+                    and event.state is StepState.RUNNING
+                    and (event.step_id, event.iteration, event.attempt) == key
+                ):
+                    return True
+        return False
 
     def _record(self, events: Sequence[Event], missed: dict[tuple[str, str], str]) -> None:
         for index, event in enumerate(events):
