@@ -240,8 +240,12 @@ class PluginRunner:
         # The engine's CONDITION_ERROR names the transition and the plugin.
         async with self._calling(action.plugin, Kind.CONDITION, "") as plugin:
             with self._timed(action.plugin, "EvaluateCondition"), ClientCallSpan(_EVALUATE_CONDITION) as traceparent:
-                run_id, key = _run_id(action.key), action.key
-                call = CallInfo(run_id, step_id=action.step_id, idempotency_key=key, traceparent=traceparent or "")
+                call = CallInfo(
+                    _run_id(action.key),
+                    step_id=action.step_id,
+                    idempotency_key=action.key,
+                    traceparent=traceparent or "",
+                )
                 answer = await plugin.client.evaluate_condition(
                     action.plugin,
                     action.config,
