@@ -217,11 +217,10 @@ class RunTelemetry:
             if not self._starts_unsettled(key):
                 # A map item's retry runs under its step's attempt; an item step with an id of its own, under none.
                 return _NO_SPAN if opened is None else _Current(opened.span)
-            run_span = self._run_span or trace.INVALID_SPAN
-            if not run_span.get_span_context().is_valid:  # tracing is not configured
-                return _Current(run_span)
             span_id = self._span_ids[key] = new_span_id()
-        run = self._run_span.get_span_context()  # type: ignore[union-attr]
+        run = (self._run_span or trace.INVALID_SPAN).get_span_context()
+        if not run.is_valid:  # tracing is not configured
+            return _Current(trace.INVALID_SPAN)
         # A child of the run span: every standard sampler decides it as it decided the run span.
         return _Current(NonRecordingSpan(SpanContext(run.trace_id, span_id, False, run.trace_flags, run.trace_state)))
 

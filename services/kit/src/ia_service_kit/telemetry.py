@@ -11,10 +11,10 @@ the export encodes with `otlp.py`: the SDK's own cost more than a step.
 
 Plugins run sandboxed, without network, so they cannot export spans. A plugin
 called with a sampled `traceparent` (the executor's CLIENT span of the call, in
-the request's CallContext) returns its SERVER span of the call in the trailer `ia-spans-bin`, as an OTLP
-ResourceSpans naming the plugin process (`plugin <name>`); the executor hands it
-to `forward_spans`, which queues it with the process's own spans, and the
-exporter sends it in the same request. That is how a plugin's span reaches the
+the request's CallContext) returns its SERVER span of the call in the trailer
+`ia-spans-bin`, as an OTLP ResourceSpans naming the plugin process (`plugin
+<name>`); the executor hands it to `forward_spans`, which queues it with the
+process's own spans, and the exporter sends it in the same request. That is how a plugin's span reaches the
 collector, in the run's trace.
 
 Metrics: the names below are the project's metric catalog (DESIGN.md §7), shared
