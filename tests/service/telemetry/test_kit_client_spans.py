@@ -9,6 +9,7 @@ from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, T
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from test_kit_telemetry import PROBE, call, probe, spans  # noqa: F401  (fixtures)
 
+from ia_service_kit import spans as lean_spans
 from ia_service_kit import telemetry as kit_telemetry
 from ia_service_kit.telemetry import ClientCallSpan, uninstrumented_channel
 
@@ -86,4 +87,14 @@ def test_an_unsampled_caller_sends_an_unsampled_trace_context_and_records_nothin
     spans.flush()
 
     assert traceparent.startswith(f"00-{0xA1B2:032x}-") and traceparent.endswith("-00")
+    assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []
+
+
+def test_without_a_tracer_provider_there_is_no_span_and_no_trace_context(spans, monkeypatch) -> None:
+    # Client instrumentation is on, but light spans have nowhere to come from.
+    monkeypatch.setattr(lean_spans._recorder, "provider", None)
+    with ClientCallSpan(f"/{PROBE}/Echo") as traceparent:
+        assert traceparent is None
+    spans.flush()
+
     assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.CLIENT] == []

@@ -32,7 +32,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes
 
-__all__ = ["LightSpan", "install", "new_span_id", "start_span"]
+__all__ = ["LightSpan", "decide", "ended_span", "install", "new_span_id", "start_span"]
 
 _UNSET = Status(StatusCode.UNSET)
 
@@ -166,37 +166,68 @@ def start_span(
     ``span_id`` is the span's id when one was given out before it started (see
     `new_span_id`)."""
     provider = _recorder.provider
-    if provider is None:
+    attributes = {} if attributes is None else attributes
+    decided = decide(name, kind, attributes, context=context, span_id=span_id)
+    if provider is None or decided is None:
         return trace.INVALID_SPAN
+    span_context, parent, recording = decided
+    if not recording:
+        return trace.NonRecordingSpan(span_context)
+    start_time = start_time or time.time_ns()
+    return LightSpan(name, span_context, parent, kind, attributes, start_time, scope, provider.resource)
+
+
+def decide(
+    name: str, kind: SpanKind, attributes: dict[str, Any], *, context: Any = None, span_id: int | None = None
+) -> tuple[SpanContext, SpanContext | None, bool] | None:
+    """What the tracer decides for a new span, child of the span current in ``context``:
+    its context (ids, sampled flag, trace state), its parent's (None for a root), and
+    whether it is recorded; None when tracing is not configured. The sampler's
+    attributes go into ``attributes``."""
+    provider = _recorder.provider
+    if provider is None:
+        return None
     parent = trace.get_current_span(context).get_span_context()
     ids = provider.id_generator
     span_id = span_id or ids.generate_span_id()
     trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
-    attributes = {} if attributes is None else attributes
     if _recorder.default_sampler:
         sampled = parent.trace_flags.sampled if parent.is_valid else True
         trace_state = parent.trace_state if parent.is_valid else None
         span_context = SpanContext(trace_id, span_id, False, _SAMPLED if sampled else _NOT_SAMPLED, trace_state)
-        if not sampled:
-            return trace.NonRecordingSpan(span_context)
+        recording = sampled
     else:
         sampling = provider.sampler.should_sample(context, trace_id, name, kind, attributes)
         flags = _SAMPLED if sampling.decision.is_sampled() else _NOT_SAMPLED
         span_context = SpanContext(trace_id, span_id, False, flags, sampling.trace_state)
-        if not sampling.decision.is_recording():
-            return trace.NonRecordingSpan(span_context)
-        if sampling.attributes:
+        recording = sampling.decision.is_recording()
+        if recording and sampling.attributes:
             attributes.update(sampling.attributes)
-    return LightSpan(
-        name,
-        span_context,
-        parent if parent.is_valid else None,
-        kind,
-        attributes,
-        start_time or time.time_ns(),
-        scope,
-        provider.resource,
-    )
+    return span_context, parent if parent.is_valid else None, recording
+
+
+def ended_span(
+    name: str,
+    scope: InstrumentationScope,
+    resource: Resource,
+    *,
+    context: SpanContext,
+    parent: SpanContext | None,
+    kind: SpanKind,
+    attributes: dict[str, Any],
+    start_time: int,
+    end_time: int,
+    error: BaseException | None = None,
+) -> LightSpan:
+    """A span that ended already, built from what `decide` gave and the times taken
+    while the work ran (so that the work pays for neither); ``error`` marks it as
+    failed. It is not handed to the processor: the caller exports it."""
+    span = LightSpan(name, context, parent, kind, attributes, start_time, scope, resource)
+    if error is not None:
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.record_exception(error, timestamp=end_time)
+    span._end_time = end_time
+    return span
 
 
 def new_span_id() -> int:

@@ -42,6 +42,7 @@ Environment:
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import os
 import threading
@@ -58,7 +59,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from ia_modules.tls import TLSSettings
@@ -284,7 +285,8 @@ class SpanQueue(SpanProcessor):
     Spans other processes recorded (a plugin's span trailer, see `forward_spans`)
     queue as they came, one entry a trailer, and are read on the export thread:
     there they become OTLP ResourceSpans of one span each, among the ReadableSpans,
-    and the exporter sends both.
+    and the exporter sends both. So do client spans (`ClientCallSpan`): they queue
+    as the ids and times taken during the call, and become spans there.
     """
 
     def __init__(
@@ -299,7 +301,7 @@ class SpanQueue(SpanProcessor):
         self._max_queue_size = max_queue_size
         self._max_batch_size = min(max_batch_size, max_queue_size)
         self._delay_s = delay_s
-        self._queue: deque[ReadableSpan | _Trailer] = deque()
+        self._queue: deque[ReadableSpan | _Trailer | _ClientCall] = deque()
         self._wake = threading.Event()
         self._export_lock = threading.Lock()
         self._stopping = False
@@ -318,7 +320,11 @@ class SpanQueue(SpanProcessor):
         """Queues a plugin's span trailer (see `forward_spans`), or drops and counts it when the queue is full."""
         self._put(_Trailer((raw, traceparent)))
 
-    def _put(self, entry: ReadableSpan | _Trailer) -> None:
+    def on_client_call(self, call: _ClientCall) -> None:
+        """Queues a call's client span (see `ClientCallSpan`), or drops and counts it when the queue is full."""
+        self._put(call)
+
+    def _put(self, entry: ReadableSpan | _Trailer | _ClientCall) -> None:
         if self._stopping:
             SPANS_DROPPED.labels("shutdown").inc()
             return
@@ -347,7 +353,7 @@ class SpanQueue(SpanProcessor):
             while left > 0:
                 taken = [self._queue.popleft() for _ in range(min(self._max_batch_size, left))]
                 left -= len(taken)
-                batch = _with_plugin_spans(taken)
+                batch = _read_deferred(taken)
                 if not batch:
                     continue
                 try:
@@ -498,6 +504,9 @@ class _Trailer(tuple[bytes, str | None]):
 
     __slots__ = ()
 
+    def read(self) -> list[ResourceSpans]:
+        return _plugin_spans(*self)
+
 
 def forward_spans(raw: bytes, traceparent: str | None) -> None:
     """Queues the spans of a serialized OTLP ResourceSpans (a plugin's `ia-spans-bin`
@@ -517,17 +526,18 @@ def forward_spans(raw: bytes, traceparent: str | None) -> None:
         queue.on_trailer(raw, traceparent)
 
 
-def _with_plugin_spans(batch: list[ReadableSpan | _Trailer]) -> list[ReadableSpan | ResourceSpans]:
-    """`batch` with each trailer replaced by its spans of the right trace (see `forward_spans`)."""
-    if not any(type(entry) is _Trailer for entry in batch):
+def _read_deferred(batch: list[ReadableSpan | _Trailer | _ClientCall]) -> list[ReadableSpan | ResourceSpans]:
+    """`batch` with each trailer replaced by its spans of the right trace (see `forward_spans`)
+    and each client call by its span (see `ClientCallSpan`)."""
+    if not any(type(entry) in _DEFERRED for entry in batch):
         return batch  # type: ignore[return-value]
-    spans: list[ReadableSpan | ResourceSpans] = []
+    read: list[ReadableSpan | ResourceSpans] = []
     for entry in batch:
-        if type(entry) is _Trailer:
-            spans.extend(_plugin_spans(*entry))
+        if type(entry) in _DEFERRED:
+            read.extend(entry.read())  # type: ignore[union-attr]
         else:
-            spans.append(entry)
-    return spans
+            read.append(entry)  # type: ignore[arg-type]
+    return read
 
 
 def _plugin_spans(raw: bytes, traceparent: str | None) -> list[ResourceSpans]:
@@ -590,45 +600,82 @@ class ClientCallSpan:
     the interceptor's; an error leaving the block marks it (status code attribute,
     ERROR, exception event).
 
-    The `traceparent` is written directly: plugins read nothing else (no `tracestate`,
-    no baggage), and the process's propagators cost more than the span.
+    The call itself pays for the span's ids and times only: they are queued as they
+    are (`_ClientCall`) and the span is built on the export thread. The `traceparent`
+    is written directly: plugins read nothing else (no `tracestate`, no baggage), and
+    the process's propagators cost more than the span.
     """
 
-    __slots__ = ("_span",)
+    __slots__ = ("_attributes", "_context", "_method", "_parent", "_start")
 
     def __init__(self, full_method: str) -> None:
-        self._span: trace.Span | None = None
+        self._context: SpanContext | None = None
         if _client_instrumentor is None:
             return
-        service, _, method = full_method.lstrip("/").partition("/")
-        attributes = {
-            "rpc.system": "grpc",
-            "rpc.grpc.status_code": _OK_CODE,
-            "rpc.method": method,
-            "rpc.service": service,
-        }
-        self._span = spans.start_span(full_method, _CLIENT_SCOPE, kind=SpanKind.CLIENT, attributes=attributes)
+        self._method = full_method
+        self._attributes = dict(_client_attributes(full_method))
+        decided = spans.decide(full_method, SpanKind.CLIENT, self._attributes)
+        if decided is not None:
+            self._context, self._parent, _ = decided
+            self._start = time.time_ns()
 
     def __enter__(self) -> str | None:
         # Only the call's request needs the span; nothing under it records spans, so it
         # is not made current (attaching and detaching a context costs more than the span).
-        if self._span is None:
+        context = self._context
+        if context is None:
             return None
-        context = self._span.get_span_context()
         return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
-        span = self._span
-        if span is None:
+        context = self._context
+        if context is None or not context.trace_flags.sampled:
             return
-        if isinstance(error, Exception):
+        queue = _router.current
+        if isinstance(queue, SpanQueue):
+            failure = error if isinstance(error, Exception) else None
+            queue.on_client_call(
+                _ClientCall((self._method, context, self._parent, self._attributes, self._start, time.time_ns(), failure))
+            )
+
+
+class _ClientCall(tuple[str, SpanContext, SpanContext | None, dict[str, Any], int, int, Exception | None]):
+    """A client call as `ClientCallSpan` took it: method, span context, parent's, attributes,
+    start and end (ns), and the error it failed with, if any."""
+
+    __slots__ = ()
+
+    def read(self) -> list[ReadableSpan]:
+        method, context, parent, attributes, start, end, error = self
+        if error is not None:
             code = getattr(error, "code", None)
             code = code() if callable(code) else code
             if isinstance(code, grpc.StatusCode):
-                span.set_attribute("rpc.grpc.status_code", code.value[0])
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-            span.record_exception(error)
-        span.end()
+                attributes["rpc.grpc.status_code"] = code.value[0]
+        assert _provider is not None  # client tracing is configured
+        span = spans.ended_span(
+            method,
+            _CLIENT_SCOPE,
+            _provider.resource,
+            context=context,
+            parent=parent,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=start,
+            end_time=end,
+            error=error,
+        )
+        return [span]
+
+
+_DEFERRED = (_Trailer, _ClientCall)
+
+
+@functools.lru_cache(maxsize=64)
+def _client_attributes(full_method: str) -> dict[str, Any]:
+    """The attributes of a successful call of `full_method` (copied before use)."""
+    service, _, method = full_method.lstrip("/").partition("/")
+    return {"rpc.system": "grpc", "rpc.grpc.status_code": _OK_CODE, "rpc.method": method, "rpc.service": service}
 
 
 _CLIENT_SCOPE = InstrumentationScope("ia_service_kit.telemetry.client")
