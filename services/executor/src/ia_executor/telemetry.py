@@ -111,6 +111,10 @@ class _Current:
 
 _NO_SPAN = contextlib.nullcontext()
 
+# pipeline_step_duration_seconds children by their labels, looked up once a process (labels()
+# costs a lock and a dict); as many as the metric has series.
+_STEP_DURATIONS: dict[tuple[str, str, str], Any] = {}
+
 
 class _Attempt:
     __slots__ = ("number", "span", "start")
@@ -139,9 +143,8 @@ class RunTelemetry:
         self._run_span: Span | None = None
         self._run_context: Any = None  # the context with the run span current: the steps' parent
         self._run_start = 0.0
-        # Metric children of this run's pipeline, looked up once (labels() costs a lock and a dict).
+        # The gauge's child for this run's pipeline, looked up once (labels() costs a lock and a dict).
         self._parallel = PIPELINE_PARALLEL_STEPS.labels(self.pipeline)
-        self._durations: dict[tuple[str, str], Any] = {}
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         # Span ids given to attempts (step id, iteration, attempt) whose work started before they were recorded.
         self._span_ids: dict[tuple[str, int, int], int] = {}
@@ -396,11 +399,10 @@ class RunTelemetry:
             _record_error(span, event.error)
             PIPELINE_STEP_ERRORS.labels(self.pipeline, event.step_id, event.error.kind).inc()
         span.end(end_time=at_ns)
-        duration = self._durations.get((event.step_id, status))
+        labels = (self.pipeline, event.step_id, status)
+        duration = _STEP_DURATIONS.get(labels)
         if duration is None:
-            duration = self._durations[(event.step_id, status)] = PIPELINE_STEP_DURATION.labels(
-                self.pipeline, event.step_id, status
-            )
+            duration = _STEP_DURATIONS[labels] = PIPELINE_STEP_DURATION.labels(*labels)
         duration.observe(max(event.time - attempt.start, 0.0))
         if event.state is StepState.SUCCEEDED:
             self._conditions(event, at_ns, span, missed, events)
@@ -417,6 +419,16 @@ class RunTelemetry:
         step = self._plan.steps.get(event.step_id)
         if step is None:
             return
+        evaluated = []
+        for edge in step.back_out:
+            evaluated.append(edge)
+            if (edge.source, edge.target) not in missed:
+                break  # this loop fired; the forward transitions wait for a later iteration
+        else:
+            # A condition plugin answers later, through its own call; it is not derived here.
+            evaluated.extend(e for e in step.outgoing if not e.condition.always and e.condition.kind != "plugin")
+        if not evaluated:
+            return  # a step that only hands on, the usual case
         # A condition that failed to evaluate ends the run, with the error, in the same decision.
         condition_error = next(
             (
@@ -426,14 +438,6 @@ class RunTelemetry:
             ),
             None,
         )
-        evaluated = []
-        for edge in step.back_out:
-            evaluated.append(edge)
-            if (edge.source, edge.target) not in missed:
-                break  # this loop fired; the forward transitions wait for a later iteration
-        else:
-            # A condition plugin answers later, through its own call; it is not derived here.
-            evaluated.extend(e for e in step.outgoing if not e.condition.always and e.condition.kind != "plugin")
         context = trace.set_span_in_context(step_span)
         for edge in evaluated:
             reason = missed.get((edge.source, edge.target))
