@@ -24,8 +24,11 @@ differ by a few percent. So:
 
 - the stacks take turns in blocks of a few runs (on, off, control, then
   control, off, on, ...), so a slow moment of the machine lands on all of them;
-- the runs are split over a few rounds, each starting the stacks afresh and in
-  another order (a stack started later ran 1-3% faster than one started first);
+- the runs are split over rounds, each starting the stacks afresh and in
+  another order: a stack started later ran 1-3% faster than one started first,
+  and two alike stacks started together differed by up to 6% (p50 of one round),
+  so only many fresh starts average that out. The report gives the spread of
+  the rounds' own ratios;
 - every process gets the same PYTHONHASHSEED, so the stacks do not differ in how
   their dicts and sets are laid out;
 - the control is a second telemetry-off stack, measured like the others: its
@@ -52,7 +55,7 @@ from servers import ServerProcess, whole_run
 STEPS = 20
 STEP_CPU_MS = 1.0
 BLOCK = 10
-ROUNDS = 3
+ROUNDS = 6
 TARGET = 1.02
 HASH_SEED = "0"
 
@@ -105,6 +108,7 @@ def run(quick: bool = False) -> dict:
         }
         progress(f"telemetry service on {collector.address}")
         samples = {kind: {name: [] for name in stacks} for kind in ("cpu", "pass")}
+        round_ratios: dict[str, list[float]] = {"on": [], "control": []}
         failed = 0
         for round_ in range(ROUNDS):
             # Each round starts its stacks afresh, each time in another order: a stack
@@ -132,6 +136,9 @@ def run(quick: bool = False) -> dict:
                 share = runs // ROUNDS + (round_ < runs % ROUNDS)
                 round_samples, round_failed = asyncio.run(_measure(executors, share))
             failed += round_failed
+            cpu = round_samples["cpu"]
+            for name, ratios in round_ratios.items():
+                ratios.append(median(cpu[name]) / median(cpu["off"]))
             for kind, by_stack in round_samples.items():
                 for name, taken in by_stack.items():
                     samples[kind][name].extend(taken)
@@ -160,6 +167,8 @@ def run(quick: bool = False) -> dict:
         "The 1 ms steps are a Python step class run by the sandboxed python_step plugin; client, "
         "services and plugins share the machine's cores, so the `on` side also pays for the telemetry "
         "service taking in the spans",
+        "the rounds' own p50 ratios, CPU steps: on vs off " + _spread(round_ratios["on"])
+        + ", control vs off " + _spread(round_ratios["control"]),
     ]
     if exported is None:
         notes.append("no trace of the CPU pipeline reached the telemetry service: the `on` stack may not "
@@ -171,6 +180,10 @@ def run(quick: bool = False) -> dict:
     if quick:
         notes.append(f"quick mode: {runs} runs of each pipeline on each stack")
     return {"figures": figures, "notes": notes}
+
+
+def _spread(ratios: list[float]) -> str:
+    return f"{min(ratios):.3f} to {max(ratios):.3f} (median {median(ratios):.3f})"
 
 
 def _folder(root: Path, name: str) -> Path:
