@@ -616,6 +616,7 @@ class ClientCallSpan:
         self._attributes = dict(_client_attributes(full_method))
         decided = spans.decide(full_method, SpanKind.CLIENT, self._attributes)
         if decided is not None:
+            # Whether it is recorded does not matter: only a sampled span is exported.
             self._context, self._parent, _ = decided
             self._start = time.time_ns()
 
