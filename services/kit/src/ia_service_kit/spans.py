@@ -165,16 +165,15 @@ def start_span(
     is not configured or the sampler drops it. ``attributes`` is kept, not copied.
     ``span_id`` is the span's id when one was given out before it started (see
     `new_span_id`)."""
-    provider = _recorder.provider
     attributes = {} if attributes is None else attributes
     decided = decide(name, kind, attributes, context=context, span_id=span_id)
-    if provider is None or decided is None:
+    if decided is None:
         return trace.INVALID_SPAN
     span_context, parent, recording = decided
     if not recording:
         return trace.NonRecordingSpan(span_context)
-    start_time = start_time or time.time_ns()
-    return LightSpan(name, span_context, parent, kind, attributes, start_time, scope, provider.resource)
+    resource = _recorder.provider.resource  # type: ignore[union-attr]  # decide() found one
+    return LightSpan(name, span_context, parent, kind, attributes, start_time or time.time_ns(), scope, resource)
 
 
 def decide(

@@ -151,7 +151,8 @@ _ATTRIBUTES_KEPT = 1024
 
 def _attribute(key: str, value: str | int) -> bytes:
     """The encoded Span.attributes entry `key`: `value` (a string is cut to MAX_VALUE_CHARS)."""
-    if type(value) is str:
+    text = type(value) is str
+    if text:
         value = _cut(value)  # first: a huge value must not be kept as a key either
     cache_key = (key, type(value), value)
     encoded = _ATTRIBUTES.get(cache_key)
@@ -159,7 +160,7 @@ def _attribute(key: str, value: str | int) -> bytes:
         from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
         key_value = KeyValue(key=key)
-        if isinstance(value, str):
+        if text:
             key_value.value.string_value = value
         else:
             key_value.value.int_value = value
