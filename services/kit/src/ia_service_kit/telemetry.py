@@ -635,8 +635,9 @@ class ClientCallSpan:
         queue = _router.current
         if isinstance(queue, SpanQueue):
             failure = error if isinstance(error, Exception) else None
+            end = time.time_ns()
             queue.on_client_call(
-                _ClientCall((self._method, context, self._parent, self._attributes, self._start, time.time_ns(), failure))
+                _ClientCall((self._method, context, self._parent, self._attributes, self._start, end, failure))
             )
 
 
