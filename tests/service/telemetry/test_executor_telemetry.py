@@ -284,7 +284,8 @@ async def test_an_ended_attempt_is_recorded_while_the_run_goes_on(executor_with,
     # not for the run to end.
     runner = Runner({"slow": ["hang"]})
     executor = await executor_with(runner)
-    pipeline = definition("settling", [{"id": "first", "type": "pass"}, {"id": "slow", "plugin": "p"}], [("first", "slow")])
+    steps = [{"id": "first", "type": "pass"}, {"id": "slow", "plugin": "p"}]
+    pipeline = definition("settling", steps, [("first", "slow")])
     await executor.StartRun(rr.StartRunRequest(definition=pipeline))
     await asyncio.wait_for(runner.started.wait(), 10)
     names: list[str] = []
