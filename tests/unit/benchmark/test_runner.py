@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import wait_pipeline
 
 from ia_modules.benchmark import BenchmarkError, RunSettings, load_target, run_benchmark
-from ia_modules.benchmark.processes import ProcessSampler, cpu_seconds, rss_bytes, stack_processes
+from ia_modules.benchmark.processes import (
+    ProcessSampler,
+    cpu_seconds,
+    descendants,
+    rss_bytes,
+    stack_processes,
+    tree_cpu_seconds,
+)
 
 
 def test_a_local_run_records_latency_steps_throughput_and_progress(tmp_path: Path) -> None:
@@ -108,6 +119,29 @@ def test_stack_processes_come_from_stack_json(tmp_path: Path) -> None:
     assert sampler.peaks["me"] >= sampler.before["me"] > 0
     assert rss_bytes(os.getpid()) and cpu_seconds(os.getpid()) is not None
     assert rss_bytes(2**22 + 12345) is None
+
+
+def test_a_process_trees_cpu_counts_its_grandchildren(tmp_path: Path) -> None:
+    # A shell that starts a busy Python and stays its parent: the Python is the test's grandchild,
+    # as a sandboxed plugin is its host's (bubblewrap sits between).
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    (tmp_path / "busy.py").write_text(busy)
+    shell = subprocess.Popen(["sh", "-c", f"{sys.executable} {tmp_path / 'busy.py'}; true"])
+    try:
+        deadline = time.monotonic() + 30
+        while not (under := descendants(shell.pid)) or (cpu_seconds(under[0]) or 0) < 0.3:
+            assert time.monotonic() < deadline, "the busy grandchild never used its CPU"
+            time.sleep(0.05)
+        # The shell itself used next to nothing: the tree's CPU is the grandchild's.
+        assert tree_cpu_seconds(shell.pid) >= 0.3 > (cpu_seconds(shell.pid) or 0)
+        (grandchild,) = under
+        assert descendants(grandchild) == []
+    finally:
+        for pid in descendants(shell.pid):
+            os.kill(pid, signal.SIGKILL)
+        shell.kill()
+        shell.wait()
+    assert tree_cpu_seconds(shell.pid) is None
 
 
 def test_remote_profiling_without_a_stack_says_so(tmp_path: Path) -> None:

@@ -13,7 +13,15 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ProcessSampler", "cpu_seconds", "cpu_snapshot", "rss_bytes", "stack_processes"]
+__all__ = [
+    "ProcessSampler",
+    "cpu_seconds",
+    "cpu_snapshot",
+    "descendants",
+    "rss_bytes",
+    "stack_processes",
+    "tree_cpu_seconds",
+]
 
 # Services whose resources a run uses; the others only answer queries.
 _WORKERS = ("executor", "plugin_host")
@@ -53,6 +61,27 @@ def _children(pid: int) -> list[int]:
     return pids
 
 
+def descendants(pid: int) -> list[int]:
+    """Every running process under `pid`: its children, theirs, and so on.
+
+    A sandboxed plugin is a grandchild of its host: bubblewrap's process sits between.
+    """
+    found, todo = [], _children(pid)
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(_children(child))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds `pid` and every running process under it have used, or None if `pid` is gone."""
+    own = cpu_seconds(pid)
+    if own is None:
+        return None
+    return own + sum(cpu_seconds(child) or 0.0 for child in descendants(pid))
+
+
 def stack_processes(data_dir: Path) -> dict[str, int]:
     """Name -> pid of the executor, the plugin host and its plugins, from stack.json."""
     from ia_modules.stack import STATE_FILE
@@ -66,7 +95,7 @@ def stack_processes(data_dir: Path) -> dict[str, int]:
         record = state.get("processes", {}).get(name)
         if record and rss_bytes(record["pid"]) is not None:
             found[name] = record["pid"]
-            for child in _children(record["pid"]):
+            for child in descendants(record["pid"]):
                 found[f"{name}/{child}"] = child
     return found
 
