@@ -79,6 +79,13 @@ class ServerProcess:
         # After the command name: state is field 3, utime 14 and stime 15 (1-based).
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def tree_cpu_seconds(self) -> float:
+        """User + system CPU time the process and every process under it (a plugin
+        host's sandboxed plugins, say) have used so far, from /proc."""
+        from ia_modules.benchmark.processes import tree_cpu_seconds
+
+        return tree_cpu_seconds(self.pid) or 0.0
+
     def __exit__(self, *exc) -> None:
         process = self._process
         if process is None or process.poll() is not None:

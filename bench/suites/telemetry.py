@@ -33,6 +33,12 @@ differ by a few percent. So:
   their dicts and sets are laid out;
 - the control is a second telemetry-off stack, measured like the others: its
   ratio to the first is the noise floor of the comparison.
+
+The report also gives the CPU time each stack's processes (executor, plugin
+host and its plugins) used per run, and the telemetry service's, from /proc.
+CPU time does not depend on how the work lined up on the cores, so it shows
+what telemetry costs far more steadily than the durations do; the pipelines run
+one after the other for it, each counted once its last spans were taken in.
 """
 
 from __future__ import annotations
@@ -58,6 +64,11 @@ BLOCK = 10
 ROUNDS = 6
 TARGET = 1.02
 HASH_SEED = "0"
+KINDS = ("cpu", "pass")
+SERVICE = "telemetry service"
+# Spans are exported every 500 ms (IA_TELEMETRY_EXPORT_DELAY_MS); a pipeline's CPU count waits
+# this long after its last run, so the spans of its runs are sent and taken in before it.
+EXPORT_SETTLE_S = 1.5
 
 # The step class, written for the original library's Step API: a plain class
 # is enough, the step runner builds it as `StepClass(name, config)`.
@@ -107,7 +118,9 @@ def run(quick: bool = False) -> dict:
             "control": {"IA_TELEMETRY": "off"},
         }
         progress(f"telemetry service on {collector.address}")
-        samples = {kind: {name: [] for name in stacks} for kind in ("cpu", "pass")}
+        samples = {kind: {name: [] for name in stacks} for kind in KINDS}
+        # CPU seconds each stack's processes used running each pipeline, and the telemetry service's.
+        cpu_used = {kind: dict.fromkeys([*stacks, SERVICE], 0.0) for kind in KINDS}
         round_ratios: dict[str, list[float]] = {"on": [], "control": []}
         failed = 0
         for round_ in range(ROUNDS):
@@ -115,7 +128,7 @@ def run(quick: bool = False) -> dict:
             # started later ran a few percent faster than one started first.
             names = list(stacks)[round_:] + list(stacks)[:round_]
             with ExitStack() as round_servers:
-                executors = {}
+                running = {}
                 for name in names:
                     place = _folder(root, f"{name}-{round_}")
                     host_dir, executor_dir = _folder(place, "host"), _folder(place, "executor")
@@ -130,12 +143,15 @@ def run(quick: bool = False) -> dict:
                         env=dict(base, **stacks[name], IA_DATA_DIR=str(executor_dir),
                                  IA_PLUGIN_HOST_ADDRESS=host.address),
                         cwd=executor_dir))
-                    executors[name] = executor.address
+                    running[name] = (executor.address, [executor, host])
                     progress(f"round {round_ + 1}/{ROUNDS}, telemetry {name}: executor on {executor.address}, "
                              f"plugin host on {host.address}")
                 share = runs // ROUNDS + (round_ < runs % ROUNDS)
-                round_samples, round_failed = asyncio.run(_measure(executors, share))
+                round_samples, round_cpu, round_failed = asyncio.run(_measure(running, collector, share))
             failed += round_failed
+            for kind, by_stack in round_cpu.items():
+                for name, seconds in by_stack.items():
+                    cpu_used[kind][name] += seconds
             cpu = round_samples["cpu"]
             for name, ratios in round_ratios.items():
                 ratios.append(median(cpu[name]) / median(cpu["off"]))
@@ -160,6 +176,16 @@ def run(quick: bool = False) -> dict:
         figures.append(Figure(
             f"{label}, control: a second telemetry-off stack vs the first (p50)", "ms",
             median(samples[kind]["control"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
+        used = {name: seconds / runs * ms for name, seconds in cpu_used[kind].items()}
+        figures.append(Figure(
+            f"{label}, CPU per run of the stack's processes (executor, plugin host, plugins), on vs off", "ms",
+            used["on"], used["off"], "telemetry off", samples=runs))
+        figures.append(Figure(
+            f"{label}, CPU per run of the telemetry service taking in the `on` runs' spans", "ms",
+            used[SERVICE], samples=runs))
+        figures.append(Figure(
+            f"{label}, CPU per run, control vs off", "ms", used["control"], used["off"], "telemetry off",
+            samples=runs))
     figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
     notes = [
         f"StartRun + WatchRun to the end, one run at a time, over {ROUNDS} rounds of freshly started stacks; "
@@ -201,13 +227,29 @@ def _cpu_chain() -> dict:
     return definition
 
 
-async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
+async def _measure(
+    stacks: dict[str, tuple[str, list[ServerProcess]]], service: ServerProcess, runs: int
+) -> tuple[dict, dict, int]:
+    """`runs` runs of each pipeline on each stack: the durations, the CPU seconds each
+    stack's processes and the telemetry service used per pipeline, and how many runs failed.
+
+    One pipeline at a time, so each one's CPU is counted apart: whatever a stack's
+    processes did while it ran (spans exported in the background included), less
+    the little the idle stacks do meanwhile.
+    """
     from ia.executor.v1 import service_pb2_grpc
 
     requests = {"cpu": _start_request(_cpu_chain()), "pass": _start_request(pass_chain(STEPS))}
-    samples = {kind: {name: [] for name in executors} for kind in requests}
+    samples = {kind: {name: [] for name in stacks} for kind in requests}
+    used = {kind: dict.fromkeys([*stacks, SERVICE], 0.0) for kind in requests}
     failed = 0
-    channels = {name: grpc.aio.insecure_channel(address) for name, address in executors.items()}
+    channels = {name: grpc.aio.insecure_channel(address) for name, (address, _) in stacks.items()}
+
+    def cpu_now() -> dict[str, float]:
+        now = {name: sum(p.tree_cpu_seconds() for p in processes) for name, (_, processes) in stacks.items()}
+        now[SERVICE] = service.cpu_seconds()
+        return now
+
     try:
         stubs = {name: service_pb2_grpc.ExecutorServiceStub(channel) for name, channel in channels.items()}
         progress("warm-up: plugin processes start, connections, first database writes")
@@ -216,22 +258,27 @@ async def _measure(executors: dict[str, str], runs: int) -> tuple[dict, int]:
                 for request in requests.values():
                     if not await whole_run(stub, request):
                         raise RuntimeError("a warm-up run failed; see the progress lines above")
-        progress(f"{runs} runs of each pipeline on each stack, in blocks of {BLOCK}")
-        order = list(stubs)
-        for block in range(0, runs, BLOCK):
-            for name in order:
-                for _ in range(min(BLOCK, runs - block)):
-                    for kind, request in requests.items():
+        await asyncio.sleep(EXPORT_SETTLE_S)
+        for kind, request in requests.items():
+            progress(f"{runs} runs of the {kind} pipeline on each stack, in blocks of {BLOCK}")
+            before = cpu_now()
+            order = list(stubs)
+            for block in range(0, runs, BLOCK):
+                for name in order:
+                    for _ in range(min(BLOCK, runs - block)):
                         start = time.perf_counter()
                         succeeded = await whole_run(stubs[name], request)
                         samples[kind][name].append(time.perf_counter() - start)
                         failed += not succeeded
-            # Each stack takes each place in the turn, first to last.
-            order = order[1:] + order[:1] if block // BLOCK % 2 else order[::-1]
+                # Each stack takes each place in the turn, first to last.
+                order = order[1:] + order[:1] if block // BLOCK % 2 else order[::-1]
+            await asyncio.sleep(EXPORT_SETTLE_S)
+            after = cpu_now()
+            used[kind] = {name: after[name] - before[name] for name in after}
     finally:
         for channel in channels.values():
             await channel.close()
-    return samples, failed
+    return samples, used, failed
 
 
 async def _exported_trace(address: str) -> dict[str, int] | None:
