@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import timestamp_pb2
-from telemetry_testing import NOW_NS, new_span_id, new_trace_id, refused, span, traces_request
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from telemetry_testing import (
+    NOW_NS,
+    key_values,
+    new_span_id,
+    new_trace_id,
+    refused,
+    span,
+    traces_request,
+    value,
+)
 
 from ia.telemetry.v1 import message_pb2
 from ia.telemetry.v1 import request_response_pb2 as rr
-from ia_telemetry.spans import ELLIPSIS, Limits
+from ia_telemetry.spans import ELLIPSIS, Limits, decode
 from ia_telemetry.traces import Retention
 
 
@@ -204,3 +214,38 @@ async def test_traces_older_than_the_retention_age_are_deleted(start_telemetry, 
     listed = await stubs.telemetry.ListTraces(rr.ListTracesRequest())
 
     assert [t.trace_id for t in listed.traces] == [fresh.hex()]
+
+
+def test_decoding_reads_every_kind_of_value_and_names_the_service_by_its_resource() -> None:
+    trace_id = new_trace_id()
+    limits = Limits(max_attribute_chars=10, max_name_chars=8)
+    first = span("s", trace_id, text="short", long="y" * 50, number=7, flag=True, ratio=0.5, **{"a-long-key-name": 1})
+    first.attributes.extend(
+        [
+            KeyValue(key="items", value=AnyValue(array_value=ArrayValue(values=[value("a"), value(2)]))),
+            KeyValue(key="nested", value=AnyValue(kvlist_value=KeyValueList(values=key_values({"k": "v"})))),
+            KeyValue(key="raw", value=AnyValue(bytes_value=b"\x00\x01")),
+        ]
+    )
+    request = traces_request(first, service="executor")
+    # A resource that says its name twice: the last one counts, as it would in a dict.
+    second = traces_request(span("t", trace_id), service="first")
+    second.resource_spans[0].resource.attributes.extend(key_values({"service.name": "plugin-x"}))
+    request.resource_spans.extend(second.resource_spans)
+    # A resource with no name at all.
+    request.resource_spans.add().scope_spans.add().spans.append(span("u", trace_id))
+
+    decoded = decode(request, limits)
+
+    assert [(s.name, s.service) for s in decoded.spans] == [("s", "executor"), ("t", "plugin-x"), ("u", "unknown")]
+    assert decoded.spans[0].attributes == {
+        "text": "short",
+        "long": "y" * 9 + ELLIPSIS,
+        "number": 7,
+        "flag": True,
+        "ratio": 0.5,
+        "a-long-" + ELLIPSIS: 1,
+        "items": ["a", 2],
+        "nested": {"k": "v"},
+        "raw": "AAE=",
+    }

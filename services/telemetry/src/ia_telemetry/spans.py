@@ -9,7 +9,7 @@ cannot fill the database with a single span.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,11 +97,32 @@ def any_value(value: AnyValue, limits: Limits) -> Any:
 def attributes(pairs: Iterable[KeyValue], limits: Limits) -> dict[str, Any]:
     """OTLP key/values as a dict, at most `max_attributes` of them."""
     found: dict[str, Any] = {}
+    max_name, max_value = limits.max_name_chars, limits.max_attribute_chars
     for pair in pairs:
         if len(found) >= limits.max_attributes:
             break
-        found[clip(pair.key, limits.max_name_chars)] = any_value(pair.value, limits)
+        key, value = pair.key, pair.value
+        # Most values are short strings and integers: read at once, without any_value's dispatch.
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text = value.string_value
+            decoded: Any = text if len(text) <= max_value else clip(text, max_value)
+        elif kind == "int_value":
+            decoded = value.int_value
+        else:
+            decoded = any_value(value, limits)
+        found[key if len(key) <= max_name else clip(key, max_name)] = decoded
     return found
+
+
+def _service_name(pairs: Sequence[KeyValue], limits: Limits) -> str:
+    """The `service.name` among a resource's first `max_attributes` attributes (the last, if repeated),
+    or "unknown"."""
+    name: Any = None
+    for pair in pairs[: limits.max_attributes]:
+        if pair.key == "service.name":
+            name = any_value(pair.value, limits)
+    return str(name or "unknown")
 
 
 _STATUS = {
@@ -115,8 +136,8 @@ def decode(request: ExportTraceServiceRequest, limits: Limits) -> Decoded:
     """The spans of an OTLP export request, checked and cut to the limits."""
     decoded = Decoded()
     for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes, limits)
-        service = str(resource.get("service.name") or "unknown")
+        # Only the service's name is kept of the resource: a plugin's span comes with a resource of its own.
+        service = clip(_service_name(resource_spans.resource.attributes, limits), limits.max_name_chars)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 problem = _problem(span)
@@ -131,7 +152,7 @@ def decode(request: ExportTraceServiceRequest, limits: Limits) -> Decoded:
                         span_id=span.span_id.hex(),
                         parent_span_id=span.parent_span_id.hex(),
                         name=clip(span.name, limits.max_name_chars),
-                        service=clip(service, limits.max_name_chars),
+                        service=service,
                         kind=span.kind if 0 <= span.kind <= 5 else 0,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
