@@ -189,7 +189,9 @@ def run(quick: bool = False) -> dict:
     figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
     notes = [
         f"StartRun + WatchRun to the end, one run at a time, over {ROUNDS} rounds of freshly started stacks; "
-        f"the stacks take turns in blocks of {BLOCK} runs. "
+        f"in each round one pipeline, then the other, the stacks taking turns in blocks of {BLOCK} runs. "
+        "CPU is user + system time from /proc, in 10 ms clock ticks: the pass pipeline's few ms a run "
+        "are near that grain (see its control row). "
         "The 1 ms steps are a Python step class run by the sandboxed python_step plugin; client, "
         "services and plugins share the machine's cores, so the `on` side also pays for the telemetry "
         "service taking in the spans",
@@ -241,7 +243,7 @@ async def _measure(
 
     requests = {"cpu": _start_request(_cpu_chain()), "pass": _start_request(pass_chain(STEPS))}
     samples = {kind: {name: [] for name in stacks} for kind in requests}
-    used = {kind: dict.fromkeys([*stacks, SERVICE], 0.0) for kind in requests}
+    used: dict[str, dict[str, float]] = {}
     failed = 0
     channels = {name: grpc.aio.insecure_channel(address) for name, (address, _) in stacks.items()}
 
