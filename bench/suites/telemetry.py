@@ -1,12 +1,14 @@
 """telemetry: what tracing and metrics add to a whole run (issue 5).
 
-Three stacks run side by side on loopback, alike but for telemetry:
+Stacks run side by side on loopback, alike but for telemetry:
 
 - on: the telemetry service, and the plugin host and executor sending their
   spans to it (IA_TELEMETRY_ADDRESS) and serving `/metrics` (IA_METRICS_PORT=0);
 - off: plugin host and executor with IA_TELEMETRY=off (no interceptors, no
   spans, no `/metrics`);
-- control: another stack like `off` (see below).
+- control: another stack like `off` (see below);
+- sampled: like `on` (with a telemetry service of its own), keeping one trace
+  in ten (see below).
 
 Each executor runs inline definitions (no registry) with its default durable
 checkpoints, SQLite in its own temporary data folder.
@@ -34,8 +36,12 @@ differ by a few percent. So:
 - the control is a second telemetry-off stack, measured like the others: its
   ratio to the first is the noise floor of the comparison.
 
+For reference, a fourth stack is `on` with the OpenTelemetry SDK sampling one
+trace in ten (OTEL_TRACES_SAMPLER=parentbased_traceidratio): what a deployment
+that needs less overhead would set. Metrics are still all recorded there.
+
 The report also gives the CPU time each stack's processes (executor, plugin
-host and its plugins) used per run, and the telemetry service's, from /proc.
+host and its plugins) used per run, and each telemetry service's, from /proc.
 CPU time does not depend on how the work lined up on the cores, so it shows
 what telemetry costs far more steadily than the durations do; the pipelines run
 one after the other for it, each counted once its last spans were taken in.
@@ -65,7 +71,9 @@ ROUNDS = 6
 TARGET = 1.02
 HASH_SEED = "0"
 KINDS = ("cpu", "pass")
-SERVICE = "telemetry service"
+SAMPLED_SHARE = 0.1
+# The stacks that send spans, each to a telemetry service of its own.
+TRACED = ("on", "sampled")
 # Spans are exported every 500 ms (IA_TELEMETRY_EXPORT_DELAY_MS); a pipeline's CPU count waits
 # this long after its last run, so the spans of its runs are sent and taken in before it.
 EXPORT_SETTLE_S = 1.5
@@ -108,19 +116,26 @@ def run(quick: bool = False) -> dict:
                                      "IA_PLUGIN", "IA_REMOTE_PLUGINS", "IA_STEPS_PATH"))}
         base["PYTHONHASHSEED"] = HASH_SEED
 
-        telemetry_dir = _folder(root, "telemetry")
-        collector = servers.enter_context(ServerProcess(
-            [sys.executable, "-m", "ia_telemetry.server", "--port", "0"],
-            env=dict(base, IA_DATA_DIR=str(telemetry_dir), IA_METRICS_PORT="0"), cwd=telemetry_dir))
+        # A telemetry service for each stack that sends spans, so that each one's CPU is its stack's.
+        collectors = {}
+        for name in TRACED:
+            telemetry_dir = _folder(root, f"telemetry-{name}")
+            collectors[name] = servers.enter_context(ServerProcess(
+                [sys.executable, "-m", "ia_telemetry.server", "--port", "0"],
+                env=dict(base, IA_DATA_DIR=str(telemetry_dir), IA_METRICS_PORT="0"), cwd=telemetry_dir))
+            progress(f"telemetry service of the {name} stack on {collectors[name].address}")
         stacks = {
-            "on": {"IA_TELEMETRY_ADDRESS": collector.address, "IA_METRICS_PORT": "0"},
+            "on": {"IA_TELEMETRY_ADDRESS": collectors["on"].address, "IA_METRICS_PORT": "0"},
             "off": {"IA_TELEMETRY": "off"},
             "control": {"IA_TELEMETRY": "off"},
+            # The OpenTelemetry SDK's own settings: one trace in SAMPLED_SHARE is kept, metrics all.
+            "sampled": {"IA_TELEMETRY_ADDRESS": collectors["sampled"].address, "IA_METRICS_PORT": "0",
+                        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                        "OTEL_TRACES_SAMPLER_ARG": str(SAMPLED_SHARE)},
         }
-        progress(f"telemetry service on {collector.address}")
         samples = {kind: {name: [] for name in stacks} for kind in KINDS}
-        # CPU seconds each stack's processes used running each pipeline, and the telemetry service's.
-        cpu_used = {kind: dict.fromkeys([*stacks, SERVICE], 0.0) for kind in KINDS}
+        # CPU seconds each stack's processes used running each pipeline, and each telemetry service's.
+        cpu_used = {kind: dict.fromkeys([*stacks, *map(_service, TRACED)], 0.0) for kind in KINDS}
         round_ratios: dict[str, list[float]] = {"on": [], "control": []}
         failed = 0
         for round_ in range(ROUNDS):
@@ -147,7 +162,7 @@ def run(quick: bool = False) -> dict:
                     progress(f"round {round_ + 1}/{ROUNDS}, telemetry {name}: executor on {executor.address}, "
                              f"plugin host on {host.address}")
                 share = runs // ROUNDS + (round_ < runs % ROUNDS)
-                round_samples, round_cpu, round_failed = asyncio.run(_measure(running, collector, share))
+                round_samples, round_cpu, round_failed = asyncio.run(_measure(running, collectors, share))
             failed += round_failed
             for kind, by_stack in round_cpu.items():
                 for name, seconds in by_stack.items():
@@ -158,7 +173,7 @@ def run(quick: bool = False) -> dict:
             for kind, by_stack in round_samples.items():
                 for name, taken in by_stack.items():
                     samples[kind][name].extend(taken)
-        exported = asyncio.run(_exported_trace(collector.address))
+        exported = asyncio.run(_exported_trace(collectors["on"].address))
 
     ms = 1000.0
     figures = []
@@ -176,16 +191,25 @@ def run(quick: bool = False) -> dict:
         figures.append(Figure(
             f"{label}, control: a second telemetry-off stack vs the first (p50)", "ms",
             median(samples[kind]["control"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
+        figures.append(Figure(
+            f"{label}, telemetry on with {SAMPLED_SHARE:.0%} of traces sampled vs off (p50)", "ms",
+            median(samples[kind]["sampled"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
         used = {name: seconds / runs * ms for name, seconds in cpu_used[kind].items()}
         figures.append(Figure(
             f"{label}, CPU per run of the stack's processes (executor, plugin host, plugins), on vs off", "ms",
             used["on"], used["off"], "telemetry off", samples=runs))
         figures.append(Figure(
             f"{label}, CPU per run of the telemetry service taking in the `on` runs' spans", "ms",
-            used[SERVICE], samples=runs))
+            used[_service("on")], samples=runs))
         figures.append(Figure(
             f"{label}, CPU per run, control vs off", "ms", used["control"], used["off"], "telemetry off",
             samples=runs))
+        figures.append(Figure(
+            f"{label}, CPU per run, {SAMPLED_SHARE:.0%} of traces sampled vs off", "ms", used["sampled"],
+            used["off"], "telemetry off", samples=runs))
+        figures.append(Figure(
+            f"{label}, CPU per run of the telemetry service taking in the `sampled` runs' spans", "ms",
+            used[_service("sampled")], samples=runs))
     figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
     notes = [
         f"StartRun + WatchRun to the end, one run at a time, over {ROUNDS} rounds of freshly started stacks; "
@@ -210,6 +234,11 @@ def run(quick: bool = False) -> dict:
     return {"figures": figures, "notes": notes}
 
 
+def _service(stack: str) -> str:
+    """The key of a stack's telemetry service in the CPU counts."""
+    return f"telemetry service of {stack}"
+
+
 def _spread(ratios: list[float]) -> str:
     return f"{min(ratios):.3f} to {max(ratios):.3f} (median {median(ratios):.3f})"
 
@@ -230,10 +259,10 @@ def _cpu_chain() -> dict:
 
 
 async def _measure(
-    stacks: dict[str, tuple[str, list[ServerProcess]]], service: ServerProcess, runs: int
+    stacks: dict[str, tuple[str, list[ServerProcess]]], collectors: dict[str, ServerProcess], runs: int
 ) -> tuple[dict, dict, int]:
     """`runs` runs of each pipeline on each stack: the durations, the CPU seconds each
-    stack's processes and the telemetry service used per pipeline, and how many runs failed.
+    stack's processes and each telemetry service used per pipeline, and how many runs failed.
 
     One pipeline at a time, so each one's CPU is counted apart: whatever a stack's
     processes did while it ran (spans exported in the background included), less
@@ -249,7 +278,8 @@ async def _measure(
 
     def cpu_now() -> dict[str, float]:
         now = {name: sum(p.tree_cpu_seconds() for p in processes) for name, (_, processes) in stacks.items()}
-        now[SERVICE] = service.cpu_seconds()
+        for name, collector in collectors.items():
+            now[_service(name)] = collector.cpu_seconds()
         return now
 
     try:
