@@ -4,6 +4,9 @@ the bounded span queue, and /metrics."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -368,3 +371,42 @@ def _no_leftover_client_instrumentation() -> Iterator[None]:
     original = grpc.aio.insecure_channel
     yield
     assert grpc.aio.insecure_channel is original, "a test left grpc.aio instrumented"
+
+
+# Configures tracing in a process of its own (the tracer provider is set once a process), with
+# the sampler the environment names, and prints what it kept and what a plugin call would carry.
+_SAMPLED_RUN = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from ia_service_kit import spans
+from ia_service_kit.telemetry import ClientCallSpan, configure_tracing
+
+exporter = InMemorySpanExporter()
+tracing = configure_tracing("probe", exporter=exporter)
+kept = 0
+for _ in range(200):
+    run = spans.start_span("run", InstrumentationScope("probe"))
+    with trace.use_span(run, end_on_exit=True), ClientCallSpan("/ia.plugin.v1.PluginService/ExecuteStep") as tp:
+        assert tp.endswith("-01") == run.is_recording()
+tracing.flush()
+finished = exporter.get_finished_spans()
+print(len({span.context.trace_id for span in finished}), len(finished))
+"""
+
+
+@pytest.mark.parametrize(
+    ("sampler", "argument", "fewest", "most"),
+    [("always_off", "", 0, 0), ("parentbased_traceidratio", "0.25", 20, 80), ("", "", 200, 200)],
+)
+def test_the_sdks_sampler_settings_decide_which_runs_are_traced(
+    sampler: str, argument: str, fewest: int, most: int
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "IA_TELEMETRY"))}
+    env.update(OTEL_TRACES_SAMPLER=sampler, OTEL_TRACES_SAMPLER_ARG=argument)
+    done = subprocess.run([sys.executable, "-c", _SAMPLED_RUN], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    traces, kept_spans = map(int, done.stdout.split())
+    assert fewest <= traces <= most
+    # A kept run has its span and its call's client span; a dropped one sent an unsampled traceparent.
+    assert kept_spans == 2 * traces
