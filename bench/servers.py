@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -75,9 +74,9 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used so far, from /proc."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # After the command name: state is field 3, utime 14 and stime 15 (1-based).
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        from ia_modules.benchmark.processes import cpu_seconds
+
+        return cpu_seconds(self.pid) or 0.0
 
     def tree_cpu_seconds(self) -> float:
         """User + system CPU time the process and every process under it (a plugin

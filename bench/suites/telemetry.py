@@ -195,21 +195,14 @@ def run(quick: bool = False) -> dict:
             f"{label}, telemetry on with {SAMPLED_SHARE:.0%} of traces sampled vs off (p50)", "ms",
             median(samples[kind]["sampled"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
         used = {name: seconds / runs * ms for name, seconds in cpu_used[kind].items()}
-        figures.append(Figure(
-            f"{label}, CPU per run of the stack's processes (executor, plugin host, plugins), on vs off", "ms",
-            used["on"], used["off"], "telemetry off", samples=runs))
-        figures.append(Figure(
-            f"{label}, CPU per run of the telemetry service taking in the `on` runs' spans", "ms",
-            used[_service("on")], samples=runs))
-        figures.append(Figure(
-            f"{label}, CPU per run, control vs off", "ms", used["control"], used["off"], "telemetry off",
-            samples=runs))
-        figures.append(Figure(
-            f"{label}, CPU per run, {SAMPLED_SHARE:.0%} of traces sampled vs off", "ms", used["sampled"],
-            used["off"], "telemetry off", samples=runs))
-        figures.append(Figure(
-            f"{label}, CPU per run of the telemetry service taking in the `sampled` runs' spans", "ms",
-            used[_service("sampled")], samples=runs))
+        for name in ("on", "control", "sampled"):
+            figures.append(Figure(
+                f"{label}, CPU per run of the stack's processes (executor, plugin host, plugins), {name} vs off",
+                "ms", used[name], used["off"], "telemetry off", samples=runs))
+        for name in TRACED:
+            figures.append(Figure(
+                f"{label}, CPU per run of the telemetry service taking in the `{name}` runs' spans", "ms",
+                used[_service(name)], samples=runs))
     figures.append(Figure("failed runs", "runs", failed, target_kind="value", target=1))
     notes = [
         f"StartRun + WatchRun to the end, one run at a time, over {ROUNDS} rounds of freshly started stacks; "
