@@ -384,7 +384,6 @@ from ia_service_kit.telemetry import ClientCallSpan, configure_tracing
 
 exporter = InMemorySpanExporter()
 tracing = configure_tracing("probe", exporter=exporter)
-kept = 0
 for _ in range(200):
     run = spans.start_span("run", InstrumentationScope("probe"))
     with trace.use_span(run, end_on_exit=True), ClientCallSpan("/ia.plugin.v1.PluginService/ExecuteStep") as tp:
