@@ -14,8 +14,8 @@ called with a sampled `traceparent` (the executor's CLIENT span of the call, in
 the request's CallContext) returns its SERVER span of the call in the trailer
 `ia-spans-bin`, as an OTLP ResourceSpans naming the plugin process (`plugin
 <name>`); the executor hands it to `forward_spans`, which queues it with the
-process's own spans, and the exporter sends it in the same request. That is how a plugin's span reaches the
-collector, in the run's trace.
+process's own spans, and the exporter sends it in the same request. That is
+how a plugin's span reaches the collector, in the run's trace.
 
 Metrics: the names below are the project's metric catalog (DESIGN.md §7), shared
 by every service: the executor records the pipeline metrics and the duration of
