@@ -257,9 +257,9 @@ async def _measure(
     """`runs` runs of each pipeline on each stack: the durations, the CPU seconds each
     stack's processes and each telemetry service used per pipeline, and how many runs failed.
 
-    One pipeline at a time, so each one's CPU is counted apart: whatever a stack's
-    processes did while it ran (spans exported in the background included), less
-    the little the idle stacks do meanwhile.
+    One pipeline at a time, so each one's CPU is counted apart. A stack's count covers
+    the whole of a pipeline's turn: its own runs, the spans it exports in the
+    background, and the little it does while the other stacks run.
     """
     from ia.executor.v1 import service_pb2_grpc
 
