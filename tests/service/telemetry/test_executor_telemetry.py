@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 from prometheus_client import REGISTRY
 
 from ia.executor.v1 import message_pb2
@@ -26,22 +26,26 @@ from ia_executor.telemetry import SETTLE_DELAY_S
 from ia_executor.work import StepError
 from ia_modules.engine import ExecuteStep
 from ia_service_kit.server import RunningServer, ServiceConfig, start
-from ia_service_kit.telemetry import TelemetrySettings, configure_tracing
+from ia_service_kit.telemetry import TelemetrySettings, configure_tracing, uninstrumented_channel
 
 
 class Runner:
     """Plugin steps: each outcome in `script[step]` in turn (a StepError fails the attempt,
     "hang" waits for `release`); without a script a step returns its input. `parents`
-    keeps the span each attempt's work ran under, as ((step, attempt), span id)."""
+    keeps the span each attempt's work ran under, as ((step, attempt), span id), and
+    `under` its whole span context."""
 
     def __init__(self, script: dict[str, list[Any]] | None = None) -> None:
         self.script = script or {}
         self.release = asyncio.Event()
         self.started = asyncio.Event()
         self.parents: list[tuple[tuple[str, int], int]] = []
+        self.under: list[SpanContext] = []
 
     async def run(self, action: ExecuteStep) -> dict[str, Any]:
-        self.parents.append(((action.step_id, action.attempt), trace.get_current_span().get_span_context().span_id))
+        parent = trace.get_current_span().get_span_context()
+        self.parents.append(((action.step_id, action.attempt), parent.span_id))
+        self.under.append(parent)
         outcomes = self.script.get(action.step_id)
         outcome = outcomes.pop(0) if outcomes else action.input
         if outcome == "hang":
@@ -330,6 +334,51 @@ async def test_runs_are_unaffected_when_the_collector_hangs_and_spans_are_droppe
     assert run.state == message_pb2.RUN_STATE_SUCCEEDED
     assert len(run.steps) == 30
     assert dropped >= 20
+
+
+async def test_a_run_the_sampler_drops_records_its_metrics_and_no_spans(executor_with, spans) -> None:
+    # The caller's trace is not sampled: the default sampler follows it for the run and all under it.
+    runner = Runner({"fetch": [StepError("UNAVAILABLE", "upstream down"), {"ok": True}]})
+    await executor_with(runner)
+    # A channel without the client interceptor, which would start a sampled trace of its own.
+    channel = uninstrumented_channel(executor_with.servers[-1].address)
+    executor = service_pb2_grpc.ExecutorServiceStub(channel)
+    steps = [
+        {"id": "fetch", "plugin": "p", "retry": {"max_attempts": 2}},
+        {"id": "check", "type": "pass", "config": {"values": {"n": 1}}},
+        {"id": "never", "type": "pass"},
+    ]
+    condition = {"type": "expression", "config": {"source": "result.n", "operator": "gte", "value": 2}}
+    pipeline = definition("unsampled", steps, [("fetch", "check"), ("check", "never", condition)])
+    caller = (("traceparent", f"00-{0xFEED:032x}-{0xBEEF:016x}-00"),)
+    errors_before = sample("pipeline_step_errors_total", pipeline="unsampled", step="fetch", error_type="UNAVAILABLE")
+
+    run = (await executor.StartRun(rr.StartRunRequest(definition=pipeline), metadata=caller)).run
+    async for _ in executor.WatchRun(rr.WatchRunRequest(run_id=run.run_id)):
+        pass
+    ended = (await executor.GetRun(rr.GetRunRequest(run_id=run.run_id))).run
+    await channel.close()
+    spans.flush()
+
+    assert ended.state == message_pb2.RUN_STATE_SUCCEEDED
+    assert [s.name for s in spans.get_finished_spans() if s.context.trace_id == 0xFEED] == []
+    assert not [s for s in spans.get_finished_spans() if s.attributes.get("pipeline") == "unsampled"]
+    # Both attempts' work ran in the caller's trace, unsampled, under the run's span.
+    assert [(c.trace_id, c.trace_flags.sampled) for c in runner.under] == [(0xFEED, False)] * 2
+    assert len({c.span_id for c in runner.under} - {0xBEEF}) == 1
+    assert (
+        sample("pipeline_step_errors_total", pipeline="unsampled", step="fetch", error_type="UNAVAILABLE")
+        - errors_before
+        == 1
+    )
+    recorded = [("fetch", "failed"), ("fetch", "succeeded"), ("check", "succeeded"), ("never", "succeeded")]
+    durations = [
+        sample("pipeline_step_duration_seconds_count", pipeline="unsampled", step=step, status=status)
+        for step, status in recorded
+    ]
+    assert durations == [1, 1, 1, 0]
+    assert sample("pipeline_runs_finished_total", pipeline="unsampled", state="succeeded") == 1
+    assert sample("pipeline_parallel_steps_concurrent", pipeline="unsampled") == 0
 
 
 async def test_with_telemetry_off_a_run_records_nothing(executor_with, spans, monkeypatch) -> None:

@@ -31,6 +31,11 @@ starts moves the gauge by nothing). The work such a decision starts runs under
 its attempt's span before that span exists: `attempt` gives the span its id
 first. Any other decision (the run's state, a human task) settles the run and is
 recorded at once. Times are the events' own, so nothing recorded changes.
+
+A run whose trace the sampler drops (OTEL_TRACES_SAMPLER) records its metrics
+only, each decision at once: no span is made for its steps or conditions, and
+its work runs under the run's unsampled span, whose decision every standard
+sampler follows for the children.
 """
 
 from __future__ import annotations
@@ -93,13 +98,13 @@ def _record_error(span: Span, error: ExecutionError) -> None:
 
 
 class _Current:
-    """Makes `span` current within a `with` block. Unlike `trace.use_span` it records
-    nothing: the block only starts the attempt's work, whose errors the run records."""
+    """Makes the span of `context` current within a `with` block. Unlike `trace.use_span` it
+    records nothing: the block only starts the attempt's work, whose errors the run records."""
 
     __slots__ = ("_context", "_token")
 
-    def __init__(self, span: Span) -> None:
-        self._context = trace.set_span_in_context(span)
+    def __init__(self, context: Any) -> None:
+        self._context = context
         self._token: Any = None
 
     def __enter__(self) -> None:
@@ -143,6 +148,8 @@ class RunTelemetry:
         self._run_span: Span | None = None
         self._run_context: Any = None  # the context with the run span current: the steps' parent
         self._run_start = 0.0
+        # Whether the sampler keeps the run's trace; until its span starts, as if it did.
+        self._traced = True
         # The gauge's child for this run's pipeline, looked up once (labels() costs a lock and a dict).
         self._parallel = PIPELINE_PARALLEL_STEPS.labels(self.pipeline)
         self._attempts: dict[tuple[str, int], _Attempt] = {}
@@ -163,13 +170,18 @@ class RunTelemetry:
         """Record what a committed decision did: soon, or at once (see the module docstring)."""
         not_taken = scheduler.not_taken
         if not_taken:
-            missed = {(n.source, n.target): n.reason for n in not_taken}
+            # Only condition spans read them.
+            missed = {(n.source, n.target): n.reason for n in not_taken} if self._traced else _NONE_MISSED
             # Only this decision's entries matter; keep the list from growing with the run.
             not_taken.clear()
         else:
             missed = _NONE_MISSED
         events = decision.events
         self._unsettled.append((events, missed))
+        if not self._traced:
+            # Metrics only: cheaper to record now than to wake up for later.
+            self.settle()
+            return
         for event in events:
             if type(event) is not StepStateChanged:
                 self.settle()
@@ -211,21 +223,23 @@ class RunTelemetry:
         run under the step's attempt. The span may not be recorded yet (its decision
         has not settled): then its context is, with the id the span will have.
         """
+        if not self._traced:
+            # Unsampled, or tracing is not configured: the work passes the run's decision on.
+            return _NO_SPAN if self._run_context is None else _Current(self._run_context)
         key = (step_id, iteration, number)
         span_id = self._span_ids.get(key)
         if span_id is None:
             opened = self._attempts.get((step_id, iteration))
             if opened is not None and opened.number == number:
-                return _Current(opened.span)
+                return _Current(trace.set_span_in_context(opened.span))
             if not self._starts_unsettled(key):
                 # A map item's retry runs under its step's attempt; an item step with an id of its own, under none.
-                return _NO_SPAN if opened is None else _Current(opened.span)
+                return _NO_SPAN if opened is None else _Current(trace.set_span_in_context(opened.span))
             span_id = self._span_ids[key] = new_span_id()
         run = (self._run_span or trace.INVALID_SPAN).get_span_context()
-        if not run.is_valid:  # tracing is not configured
-            return _Current(trace.INVALID_SPAN)
         # A child of the run span: every standard sampler decides it as it decided the run span.
-        return _Current(NonRecordingSpan(SpanContext(run.trace_id, span_id, False, run.trace_flags, run.trace_state)))
+        child = NonRecordingSpan(SpanContext(run.trace_id, span_id, False, run.trace_flags, run.trace_state))
+        return _Current(trace.set_span_in_context(child))
 
     def stopped(self) -> None:
         """The process stops driving the run (shutdown): its gauges go down, its spans end."""
@@ -298,6 +312,7 @@ class RunTelemetry:
         self._run_span = start_span(name, _SCOPE, context=parent, attributes=attributes, start_time=now_ns)
         self._run_context = trace.set_span_in_context(self._run_span)
         self._run_start = now
+        self._traced = self._run_span.is_recording()
 
     def _run_changed(self, event: RunStateChanged, at_ns: int) -> None:
         if event.state is RunState.RUNNING and self._run_span is None:
@@ -340,6 +355,8 @@ class RunTelemetry:
     def _step_span(
         self, step_id: str, iteration: int, attempt: int, start_ns: int, span_id: int | None = None
     ) -> Span:
+        if not self._traced:
+            return trace.INVALID_SPAN
         return start_span(
             f"step {step_id}",
             _SCOPE,
@@ -394,17 +411,19 @@ class RunTelemetry:
     ) -> None:
         status = "failed" if event.state is StepState.RETRYING else event.state.value.lower()
         span = attempt.span
-        span.set_attribute("status", status)
+        if self._traced:
+            span.set_attribute("status", status)
+            if event.error is not None:
+                _record_error(span, event.error)
+            span.end(end_time=at_ns)
         if event.error is not None:
-            _record_error(span, event.error)
             PIPELINE_STEP_ERRORS.labels(self.pipeline, event.step_id, event.error.kind).inc()
-        span.end(end_time=at_ns)
         labels = (self.pipeline, event.step_id, status)
         duration = _STEP_DURATIONS.get(labels)
         if duration is None:
             duration = _STEP_DURATIONS[labels] = PIPELINE_STEP_DURATION.labels(*labels)
         duration.observe(max(event.time - attempt.start, 0.0))
-        if event.state is StepState.SUCCEEDED:
+        if self._traced and event.state is StepState.SUCCEEDED:
             self._conditions(event, at_ns, span, missed, events)
 
     def _conditions(

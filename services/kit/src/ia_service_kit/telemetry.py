@@ -604,32 +604,40 @@ class ClientCallSpan:
     are (`_ClientCall`) and the span is built on the export thread. The `traceparent`
     is written directly: plugins read nothing else (no `tracestate`, no baggage), and
     the process's propagators cost more than the span.
+
+    Under a span the sampler dropped there is no span at all: every standard sampler
+    follows the parent's decision (or the trace id, as it did for the parent), so the
+    call only passes the decision on, as the current span's `traceparent`.
     """
 
-    __slots__ = ("_attributes", "_context", "_method", "_parent", "_start")
+    __slots__ = ("_attributes", "_context", "_method", "_parent", "_start", "_traceparent")
 
     def __init__(self, full_method: str) -> None:
         self._context: SpanContext | None = None
+        self._traceparent: str | None = None
         if _client_instrumentor is None:
+            return
+        caller = trace.get_current_span().get_span_context()
+        if caller.is_valid and not caller.trace_flags.sampled:
+            self._traceparent = f"00-{caller.trace_id:032x}-{caller.span_id:016x}-00"
             return
         self._method = full_method
         self._attributes = dict(_client_attributes(full_method))
         decided = spans.decide(full_method, SpanKind.CLIENT, self._attributes)
         if decided is not None:
-            # Whether it is recorded does not matter: only a sampled span is exported.
-            self._context, self._parent, _ = decided
+            context = self._context = decided[0]
+            self._parent = decided[1]
+            self._traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
             self._start = time.time_ns()
 
     def __enter__(self) -> str | None:
         # Only the call's request needs the span; nothing under it records spans, so it
         # is not made current (attaching and detaching a context costs more than the span).
-        context = self._context
-        if context is None:
-            return None
-        return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+        return self._traceparent
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         context = self._context
+        # Whether it is recorded does not matter: only a sampled span is exported.
         if context is None or not context.trace_flags.sampled:
             return
         queue = _router.current
