@@ -8,7 +8,8 @@ Stacks run side by side on loopback, alike but for telemetry:
   spans, no `/metrics`);
 - control: another stack like `off` (see below);
 - sampled: like `on` (with a telemetry service of its own), keeping one trace
-  in ten (see below).
+  in ten (see below);
+- untraced: like `on`, keeping no trace at all (see below).
 
 Each executor runs inline definitions (no registry) with its default durable
 checkpoints, SQLite in its own temporary data folder.
@@ -38,7 +39,9 @@ differ by a few percent. So:
 
 For reference, a fourth stack is `on` with the OpenTelemetry SDK sampling one
 trace in ten (OTEL_TRACES_SAMPLER=parentbased_traceidratio): what a deployment
-that needs less overhead would set. Metrics are still all recorded there.
+that needs less overhead would set. Metrics are still all recorded there. A
+fifth keeps no trace (OTEL_TRACES_SAMPLER=always_off), so it sends nothing: what
+every run pays whatever is sampled, its metrics and its trace context.
 
 The report also gives the CPU time each stack's processes (executor, plugin
 host and its plugins) used per run, and each telemetry service's, from /proc.
@@ -132,6 +135,8 @@ def run(quick: bool = False) -> dict:
             "sampled": {"IA_TELEMETRY_ADDRESS": collectors["sampled"].address, "IA_METRICS_PORT": "0",
                         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                         "OTEL_TRACES_SAMPLER_ARG": str(SAMPLED_SHARE)},
+            # No trace is kept, so no span is sent: metrics and trace context only.
+            "untraced": {"IA_METRICS_PORT": "0", "OTEL_TRACES_SAMPLER": "always_off"},
         }
         samples = {kind: {name: [] for name in stacks} for kind in KINDS}
         # CPU seconds each stack's processes used running each pipeline, and each telemetry service's.
@@ -194,8 +199,11 @@ def run(quick: bool = False) -> dict:
         figures.append(Figure(
             f"{label}, telemetry on with {SAMPLED_SHARE:.0%} of traces sampled vs off (p50)", "ms",
             median(samples[kind]["sampled"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
+        figures.append(Figure(
+            f"{label}, telemetry on keeping no trace (metrics and trace context only) vs off (p50)", "ms",
+            median(samples[kind]["untraced"]) * ms, median(off) * ms, "telemetry off p50", samples=runs))
         used = {name: seconds / runs * ms for name, seconds in cpu_used[kind].items()}
-        for name in ("on", "control", "sampled"):
+        for name in ("on", "control", "sampled", "untraced"):
             figures.append(Figure(
                 f"{label}, CPU per run of the stack's processes (executor, plugin host, plugins), {name} vs off",
                 "ms", used[name], used["off"], "telemetry off", samples=runs))
