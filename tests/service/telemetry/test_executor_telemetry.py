@@ -31,21 +31,27 @@ from ia_service_kit.telemetry import TelemetrySettings, configure_tracing, unins
 
 class Runner:
     """Plugin steps: each outcome in `script[step]` in turn (a StepError fails the attempt,
-    "hang" waits for `release`); without a script a step returns its input. `parents`
-    keeps the span each attempt's work ran under, as ((step, attempt), span id), and
-    `under` its whole span context."""
+    "hang" waits for `release`); without a script a step returns its input. `contexts`
+    keeps the span context each attempt's work ran under, as ((step, attempt), context)."""
 
     def __init__(self, script: dict[str, list[Any]] | None = None) -> None:
         self.script = script or {}
         self.release = asyncio.Event()
         self.started = asyncio.Event()
-        self.parents: list[tuple[tuple[str, int], int]] = []
-        self.under: list[SpanContext] = []
+        self.contexts: list[tuple[tuple[str, int], SpanContext]] = []
+
+    @property
+    def parents(self) -> list[tuple[tuple[str, int], int]]:
+        """((step, attempt), span id) of the span each attempt's work ran under."""
+        return [(key, context.span_id) for key, context in self.contexts]
+
+    @property
+    def under(self) -> list[SpanContext]:
+        """The span context each attempt's work ran under."""
+        return [context for _, context in self.contexts]
 
     async def run(self, action: ExecuteStep) -> dict[str, Any]:
-        parent = trace.get_current_span().get_span_context()
-        self.parents.append(((action.step_id, action.attempt), parent.span_id))
-        self.under.append(parent)
+        self.contexts.append(((action.step_id, action.attempt), trace.get_current_span().get_span_context()))
         outcomes = self.script.get(action.step_id)
         outcome = outcomes.pop(0) if outcomes else action.input
         if outcome == "hang":
