@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +120,27 @@ def test_stack_processes_come_from_stack_json(tmp_path: Path) -> None:
     assert sampler.peaks["me"] >= sampler.before["me"] > 0
     assert rss_bytes(os.getpid()) and cpu_seconds(os.getpid()) is not None
     assert rss_bytes(2**22 + 12345) is None
+
+
+def test_a_threads_cpu_is_its_own_not_the_processes() -> None:
+    me = os.getpid()
+    main_before, process_before = cpu_seconds(me, thread=me), cpu_seconds(me)
+
+    def spin() -> None:
+        end = time.thread_time() + 0.3
+        while time.thread_time() < end:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    worker.join()
+    main_after, process_after = cpu_seconds(me, thread=me), cpu_seconds(me)
+    assert main_before is not None and main_after is not None
+    assert process_before is not None and process_after is not None
+    # The process counts the worker's 0.3 s (in 10 ms ticks); the main thread, which only waited, does not.
+    assert process_after - process_before >= 0.25
+    assert main_after - main_before < 0.1
+    assert cpu_seconds(me, thread=2**22 + 12345) is None
 
 
 def test_a_process_trees_cpu_counts_its_grandchildren(tmp_path: Path) -> None:

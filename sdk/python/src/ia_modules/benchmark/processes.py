@@ -40,10 +40,15 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU seconds `pid` has used, from /proc/<pid>/stat, or None."""
+def cpu_seconds(pid: int, *, thread: int | None = None) -> float | None:
+    """User plus system CPU seconds `pid` has used, from /proc/<pid>/stat, or None.
+
+    With `thread` (a thread id of `pid`), that thread's alone: `thread=pid` is the
+    main thread, which runs an asyncio service's event loop.
+    """
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(path).read_text()
     except OSError:
         return None
     # The command name may hold spaces; the fields after its closing parenthesis are fixed.
