@@ -48,6 +48,9 @@ host and its plugins) used per run, and each telemetry service's, from /proc.
 CPU time does not depend on how the work lined up on the cores, so it shows
 what telemetry costs far more steadily than the durations do; the pipelines run
 one after the other for it, each counted once its last spans were taken in.
+Of the executor's, the report gives its event-loop thread's apart: the runs
+wait on that thread, while its background threads (checkpoint writes, the span
+export) and the plugins can use the other cores.
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def run(quick: bool = False) -> dict:
         }
         samples = {kind: {name: [] for name in stacks} for kind in KINDS}
         # CPU seconds each stack's processes used running each pipeline, and each telemetry service's.
-        cpu_used = {kind: dict.fromkeys([*stacks, *map(_service, TRACED)], 0.0) for kind in KINDS}
+        cpu_used = {kind: dict.fromkeys([*stacks, *map(_loop, stacks), *map(_service, TRACED)], 0.0) for kind in KINDS}
         round_ratios: dict[str, list[float]] = {"on": [], "control": []}
         failed = 0
         for round_ in range(ROUNDS):
@@ -207,6 +210,10 @@ def run(quick: bool = False) -> dict:
             figures.append(Figure(
                 f"{label}, CPU per run of the stack's processes (executor, plugin host, plugins), {name} vs off",
                 "ms", used[name], used["off"], "telemetry off", samples=runs))
+        for name in ("on", "untraced"):
+            figures.append(Figure(
+                f"{label}, CPU per run of the executor's event-loop thread, {name} vs off", "ms",
+                used[_loop(name)], used[_loop("off")], "telemetry off", samples=runs))
         for name in TRACED:
             figures.append(Figure(
                 f"{label}, CPU per run of the telemetry service taking in the `{name}` runs' spans", "ms",
@@ -240,6 +247,12 @@ def _service(stack: str) -> str:
     return f"telemetry service of {stack}"
 
 
+def _loop(stack: str) -> str:
+    """The key of a stack's executor event-loop (main) thread in the CPU counts: what
+    the runs wait on, where the stack's other CPU is its background threads' and plugins'."""
+    return f"event loop of {stack}"
+
+
 def _spread(ratios: list[float]) -> str:
     return f"{min(ratios):.3f} to {max(ratios):.3f} (median {median(ratios):.3f})"
 
@@ -270,6 +283,7 @@ async def _measure(
     background, and the little it does while the other stacks run.
     """
     from ia.executor.v1 import service_pb2_grpc
+    from ia_modules.benchmark.processes import cpu_seconds
 
     requests = {"cpu": _start_request(_cpu_chain()), "pass": _start_request(pass_chain(STEPS))}
     samples = {kind: {name: [] for name in stacks} for kind in requests}
@@ -279,6 +293,8 @@ async def _measure(
 
     def cpu_now() -> dict[str, float]:
         now = {name: sum(p.tree_cpu_seconds() for p in processes) for name, (_, processes) in stacks.items()}
+        for name, (_, (executor, *_)) in stacks.items():
+            now[_loop(name)] = cpu_seconds(executor.pid, thread=executor.pid) or 0.0
         for name, collector in collectors.items():
             now[_service(name)] = collector.cpu_seconds()
         return now
