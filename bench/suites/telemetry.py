@@ -142,7 +142,8 @@ def run(quick: bool = False) -> dict:
             "untraced": {"IA_METRICS_PORT": "0", "OTEL_TRACES_SAMPLER": "always_off"},
         }
         samples = {kind: {name: [] for name in stacks} for kind in KINDS}
-        # CPU seconds each stack's processes used running each pipeline, and each telemetry service's.
+        # CPU seconds each stack's processes used running each pipeline, its executor's event-loop
+        # thread's among them, and each telemetry service's.
         cpu_used = {kind: dict.fromkeys([*stacks, *map(_loop, stacks), *map(_service, TRACED)], 0.0) for kind in KINDS}
         round_ratios: dict[str, list[float]] = {"on": [], "control": []}
         failed = 0
