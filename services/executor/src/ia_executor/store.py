@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from ia_service_kit.database import Database, Migration, dump_json
+from ia_service_kit.database import Database, Migration, RowsStatement
 from ia_service_kit.identity import DEFAULT_TENANT
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -355,56 +355,16 @@ class _Write:
     done: asyncio.Future[RunRow | None]
 
 
-class _RowsStatement:
-    """A multi-row statement of the batch writes, compiled once per dialect and set of
-    columns, then sent to the driver's cursor within the transaction.
-
-    SQLAlchemy's per-row parameter processing, and its execution context per
-    statement, cost more than SQLite's own work on these rows (a 10-step run
-    writes about 35). What it would do for these columns is done here: JSON
-    columns through the kit's JSON serializer (None as JSON `null`, as the JSON
-    type stores it); the compiled SQL keeps the dialect's casts; a driver error
-    is raised as SQLAlchemy's (a duplicate request id as sa.exc.IntegrityError).
-    """
-
-    def __init__(self, statement: sa.Insert | sa.Update) -> None:
-        self._statement = statement
-        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...], frozenset[str]]] = {}
-
-    def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        dialect = connection.dialect
-        keys = tuple(rows[0])
-        compiled = self._compiled.get((dialect.name, keys))
-        if compiled is None:
-            statement = self._statement.compile(dialect=dialect, column_keys=list(keys))
-            names = tuple(statement.positiontup or ()) if dialect.positional else tuple(statement.binds)
-            json_names = frozenset(name for name in names if isinstance(statement.binds[name].type, sa.JSON))
-            compiled = self._compiled[(dialect.name, keys)] = (statement.string, names, json_names)
-        sql, names, json_names = compiled
-        values = [[dump_json(row[name]) if name in json_names else row[name] for name in names] for row in rows]
-        if dialect.positional:
-            parameters: list[Any] = [tuple(row) for row in values]
-        else:
-            parameters = [dict(zip(names, row, strict=True)) for row in values]
-        cursor = connection.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(sql, parameters)
-        except dialect.dbapi.Error as error:
-            raise sa.exc.DBAPIError.instance(sql, parameters, error, dialect.dbapi.Error) from error
-        finally:
-            cursor.close()
-
-
 # What a batch of writes gathers for each multi-row statement, in the order they run
 # (runs before the rows that refer to them).
 _BATCH_STATEMENTS = (
-    ("new_runs", _RowsStatement(_insert_run)),
-    ("signals", _RowsStatement(_insert_signal)),
-    ("events", _RowsStatement(_insert_event)),
-    ("new_steps", _RowsStatement(_insert_step)),
-    ("changed_steps", _RowsStatement(_update_step)),
-    ("new_tasks", _RowsStatement(_insert_task)),
-    ("run_updates", _RowsStatement(_update_run)),
+    ("new_runs", RowsStatement(_insert_run)),
+    ("signals", RowsStatement(_insert_signal)),
+    ("events", RowsStatement(_insert_event)),
+    ("new_steps", RowsStatement(_insert_step)),
+    ("changed_steps", RowsStatement(_update_step)),
+    ("new_tasks", RowsStatement(_insert_task)),
+    ("run_updates", RowsStatement(_update_run)),
 )
 
 

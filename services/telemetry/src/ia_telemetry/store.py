@@ -12,7 +12,6 @@ Tables (prefixed, so the service can share a PostgreSQL database with others):
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from ia.telemetry.v1 import message_pb2
-from ia_service_kit.database import Database, Migration, dump_json
+from ia_service_kit.database import Database, Migration, RowsStatement, dump_json
 from ia_service_kit.identity import DEFAULT_TENANT, current_tenant
 from ia_telemetry.points import MetricPoint
 from ia_telemetry.spans import SpanRecord
@@ -211,6 +210,11 @@ _update_trace = (
 )
 
 
+# Spans and points arrive by the hundred with each export: sent to the driver in one call.
+_insert_spans = RowsStatement(spans_table.insert())
+_insert_points = RowsStatement(points_table.insert())
+
+
 class TelemetryStore:
     """Reads and writes the service's tables; every write is one transaction."""
 
@@ -227,10 +231,10 @@ class TelemetryStore:
         with self._database.write() as connection:
             new = self._new_spans(connection, spans)
             if new:
-                _insert_many(connection, spans_table, [_span_values(span) for span in new])
+                _insert_spans.execute(connection, [_span_values(span) for span in new])
                 self._summarize(connection, new)
             if points:
-                _insert_many(connection, points_table, [_point_values(point) for point in points])
+                _insert_points.execute(connection, [_point_values(point) for point in points])
         return len(new)
 
     @staticmethod
@@ -467,25 +471,6 @@ def _visible_trace() -> sa.ColumnElement[bool]:
     if tenant == DEFAULT_TENANT:
         return traces_table.c.tenant.in_([tenant, ""])
     return traces_table.c.tenant == tenant
-
-
-def _insert_many(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Inserts `rows` (each with the same keys) with one call of the driver.
-
-    SQLAlchemy checks and converts every parameter of every row in Python first:
-    for the spans of an export, that took longer than the insert itself. The
-    columns these rows fill (text and numbers) need no conversion.
-    """
-    sql, order = _insert_sql(table, connection.dialect, tuple(rows[0]))
-    connection.exec_driver_sql(sql, [tuple(row[key] for key in order) for row in rows] if order else rows)
-
-
-@functools.lru_cache(maxsize=16)
-def _insert_sql(table: sa.Table, dialect: sa.Dialect, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """The driver's INSERT statement for `keys`, and the keys in parameter order if the
-    driver takes positional parameters (SQLite) rather than named ones (psycopg)."""
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
-    return compiled.string, tuple(compiled.positiontup or ()) if compiled.positional else ()
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
