@@ -230,10 +230,9 @@ class RunTelemetry:
         span_id = self._span_ids.get(key)
         if span_id is None:
             opened = self._attempts.get((step_id, iteration))
-            if opened is not None and opened.number == number:
-                return _Current(trace.set_span_in_context(opened.span))
-            if not self._starts_unsettled(key):
-                # A map item's retry runs under its step's attempt; an item step with an id of its own, under none.
+            if (opened is not None and opened.number == number) or not self._starts_unsettled(key):
+                # This attempt's span, recorded already. A map item's retry runs under its
+                # step's attempt; an item step with an id of its own, under none.
                 return _NO_SPAN if opened is None else _Current(trace.set_span_in_context(opened.span))
             span_id = self._span_ids[key] = new_span_id()
         run = (self._run_span or trace.INVALID_SPAN).get_span_context()

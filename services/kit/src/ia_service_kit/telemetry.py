@@ -619,7 +619,7 @@ class ClientCallSpan:
             return
         caller = trace.get_current_span().get_span_context()
         if caller.is_valid and not caller.trace_flags.sampled:
-            self._traceparent = f"00-{caller.trace_id:032x}-{caller.span_id:016x}-00"
+            self._traceparent = _traceparent(caller)
             return
         self._method = full_method
         self._attributes = dict(_client_attributes(full_method))
@@ -627,7 +627,7 @@ class ClientCallSpan:
         if decided is not None:
             context = self._context = decided[0]
             self._parent = decided[1]
-            self._traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+            self._traceparent = _traceparent(context)
             self._start = time.time_ns()
 
     def __enter__(self) -> str | None:
@@ -647,6 +647,11 @@ class ClientCallSpan:
             queue.on_client_call(
                 _ClientCall((self._method, context, self._parent, self._attributes, self._start, end, failure))
             )
+
+
+def _traceparent(context: SpanContext) -> str:
+    """The W3C `traceparent` of `context`."""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
 class _ClientCall(tuple[str, SpanContext, SpanContext | None, dict[str, Any], int, int, Exception | None]):
